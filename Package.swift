@@ -1,0 +1,101 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "mtshield",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mtproxy", targets: ["mtproxy"]),
+        .executable(name: "mtauditor", targets: ["mtauditor"]),
+        .executable(name: "mtforensics", targets: ["mtforensics"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, each behind one small module.
+        .systemLibrary(name: "CMTOpenSSL", path: "Sources/CMTOpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMTZlib", path: "Sources/CMTZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMTLZ4", path: "Sources/CMTLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
+
+        // Swift wrappers over libcrypto: AES-256-CTR, SHA-256, HMAC-SHA256, CSPRNG.
+        .target(name: "MTCrypto", dependencies: ["CMTOpenSSL"]),
+
+        // Strict YAML configuration decoding with file:line:key errors, durations, sizes.
+        .target(name: "ConfigFile", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // The event schema shared by all three programs, its writer and reader.
+        .target(name: "EventLog", dependencies: [
+            "MTCrypto",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+
+        .target(name: "Proxy", dependencies: [
+            "MTCrypto", "EventLog", "ConfigFile",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Collections", package: "swift-collections"),
+        ]),
+        .target(name: "Auditor", dependencies: [
+            "EventLog", "ConfigFile",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Collections", package: "swift-collections"),
+        ]),
+        .target(name: "Forensics", dependencies: [
+            "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+
+        // Thin executables: argument parsing and service wiring only.
+        .executableTarget(name: "mtproxy", dependencies: [
+            "Proxy", "EventLog", "ConfigFile",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "mtauditor", dependencies: [
+            "Auditor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "mtforensics", dependencies: [
+            "Forensics",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "MTCryptoTests", dependencies: ["MTCrypto"]),
+        .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
+        .testTarget(name: "ProxyTests", dependencies: [
+            "Proxy", "MTCrypto", "EventLog", "ConfigFile",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog"]),
+        .testTarget(name: "ForensicsTests", dependencies: ["Forensics"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

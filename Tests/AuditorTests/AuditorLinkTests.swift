@@ -1,0 +1,6 @@
+import Testing
+@testable import Auditor
+
+@Suite struct AuditorPlaceholderTests {
+    @Test func libraryLinks() {}
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import ConfigFile
+
+@Suite struct ConfigFilePlaceholderTests {
+    @Test func libraryLinks() {}
+}

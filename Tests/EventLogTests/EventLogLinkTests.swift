@@ -1,0 +1,6 @@
+import Testing
+@testable import EventLog
+
+@Suite struct EventLogPlaceholderTests {
+    @Test func libraryLinks() {}
+}

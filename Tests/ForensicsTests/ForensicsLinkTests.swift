@@ -1,0 +1,6 @@
+import Testing
+@testable import Forensics
+
+@Suite struct ForensicsPlaceholderTests {
+    @Test func libraryLinks() {}
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import Proxy
+
+@Suite struct ProxyPlaceholderTests {
+    @Test func libraryLinks() {}
+}
