@@ -1,6 +1,0 @@
-import Testing
-@testable import EventLog
-
-@Suite struct EventLogPlaceholderTests {
-    @Test func libraryLinks() {}
-}
