@@ -1,0 +1,46 @@
+import MTCrypto
+import Synchronization
+
+/// Keyed pseudonyms for client addresses: `source.ip_hash` in events and `ip_hash`
+/// entries in the blocklist. HMAC-SHA256 under a random key that lives only in memory
+/// and changes at each UTC midnight, so hashes never link one day to the next and
+/// cannot be reversed by hashing the whole IPv4 space without the key.
+public final class IPHasher: Sendable {
+    /// Hex characters of an `ip_hash` (the first 16 bytes of the HMAC).
+    public static let hashLength = 32
+    private static let millisecondsPerDay: Int64 = 86_400_000
+
+    private struct DayKey {
+        var day: Int64
+        var key: [UInt8]
+    }
+
+    private let current: Mutex<DayKey?>
+    private let makeKey: @Sendable () -> [UInt8]
+
+    /// - Parameter makeKey: the key source, a fresh CSPRNG key per day unless a test
+    ///   injects a fixed one.
+    public init(makeKey: @escaping @Sendable () -> [UInt8] = { SecureRandom.bytes(32) }) {
+        self.makeKey = makeKey
+        self.current = Mutex(nil)
+    }
+
+    /// The pseudonym of `address` on the UTC day containing `nowMilliseconds`.
+    public func hash(_ address: IPAddress, nowMilliseconds: Int64) -> String {
+        let day = nowMilliseconds >= 0 ? nowMilliseconds / Self.millisecondsPerDay : -1
+        let key = current.withLock { state -> [UInt8] in
+            if let state, state.day == day { return state.key }
+            let fresh = DayKey(day: day, key: makeKey())
+            state = fresh
+            return fresh.key
+        }
+        return HMACSHA256.authenticationCode(key: key, data: address.bytes).prefix(Self.hashLength / 2).hexString
+    }
+
+    /// True for text shaped like an `ip_hash` (lower-case hex of the right length).
+    public static func isHashText(_ text: some StringProtocol) -> Bool {
+        text.utf8.count == hashLength && text.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+        }
+    }
+}
