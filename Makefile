@@ -15,7 +15,7 @@ STATS ?= 127.0.0.1:3001
 APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
 APT_TEST := $(APT_BUILD) lz4 nftables iproute2 python3-venv
 
-.PHONY: all deps test-deps venv build build-tests release run test swift-test e2e clean distclean
+.PHONY: all deps test-deps venv build build-tests release run test swift-test e2e e2e-peer clean distclean
 
 all: build
 
@@ -46,6 +46,11 @@ swift-test: build-tests
 e2e: venv build
 	MTPROXY_BIN="$$($(SWIFT) build --show-bin-path)/mtproxy" \
 	    $(VENV)/bin/python -m pytest tests/e2e
+
+# The end-to-end harness against alexbers' mtprotoproxy (PyPI), to check the harness itself.
+e2e-peer: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-input -r requirements-peer.txt
+	E2E_PROXY=alexbers $(VENV)/bin/python -m pytest tests/e2e
 
 # Both suites run even when the first fails; the target fails if either did.
 test: venv build-tests

@@ -6,10 +6,24 @@ import pytest
 
 from harness.client import use_openssl_aes
 from harness.fake_dc import FakeDC
-from harness.proxy import MTProxy, binary_supports_run, free_port
+from harness.proxy import MTProxy, ReferenceProxy, binary_supports_run, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MTPROXY_BIN = os.environ.get("MTPROXY_BIN") or str(ROOT / ".build" / "debug" / "mtproxy")
+# "mtproxy" (the default) or "alexbers": the reference proxy, to check the harness itself.
+PROXY_UNDER_TEST = os.environ.get("E2E_PROXY", "mtproxy")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mtproxy_only: needs mtproxy's events, limits or config")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PROXY_UNDER_TEST == "mtproxy":
+        return
+    selected = [item for item in items if "mtproxy_only" not in item.keywords]
+    config.hook.pytest_deselected(items=[item for item in items if item not in selected])
+    items[:] = selected
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +40,8 @@ def openssl_aes(monkeypatch):
 
 @pytest.fixture(scope="session")
 def mtproxy_binary():
+    if PROXY_UNDER_TEST != "mtproxy":
+        return None
     if not binary_supports_run(MTPROXY_BIN):
         pytest.xfail(f"`mtproxy run` is not available yet in {MTPROXY_BIN} (proxy not on main)")
     return MTPROXY_BIN
@@ -52,15 +68,18 @@ def new_secret():
 
 @pytest.fixture
 def start_proxy(tmp_path, fake_dc, mtproxy_binary):
-    """start_proxy(secret_hex, **top-level overrides) -> a running MTProxy, stopped at teardown."""
+    """start_proxy(secret_hex, **top-level overrides) -> a running proxy, stopped at teardown."""
     started = []
 
     def start(secret_hex, **overrides):
         workdir = tmp_path / f"proxy{len(started)}"
         workdir.mkdir()
-        config = base_config(workdir, fake_dc, secret_hex)
-        config.update(overrides)
-        proxy = MTProxy(mtproxy_binary, str(workdir), config)
+        if PROXY_UNDER_TEST == "alexbers":
+            proxy = ReferenceProxy(str(workdir), secret_hex, fake_dc.port)
+        else:
+            config = base_config(workdir, fake_dc, secret_hex)
+            config.update(overrides)
+            proxy = MTProxy(mtproxy_binary, str(workdir), config)
         started.append(proxy)
         return proxy.start()
 

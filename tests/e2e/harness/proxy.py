@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -49,12 +50,15 @@ def to_yaml(value, indent=0) -> str:
 def binary_supports_run(binary: str) -> bool:
     if not os.access(binary, os.X_OK):
         return False
-    result = subprocess.run([binary, "run", "--help"], capture_output=True, timeout=30)
-    return result.returncode == 0
+    # `mtproxy run --help` succeeds even without a `run` subcommand; the root help lists them.
+    result = subprocess.run([binary, "--help"], capture_output=True, timeout=30, text=True)
+    return any(line.split()[:1] == ["run"] for line in result.stdout.splitlines())
 
 
 class MTProxy:
     """One running `mtproxy run --config FILE`; `config` is a dict written as YAML."""
+
+    writes_dc_index = True
 
     def __init__(self, binary, workdir, config):
         self.binary = binary
@@ -154,3 +158,46 @@ class MTProxy:
     def http_get(self, path) -> bytes:
         with urllib.request.urlopen(f"http://{self.stats}{path}", timeout=5) as response:
             return response.read()
+
+
+class ReferenceProxy:
+    """alexbers' mtprotoproxy via peers/alexbers.py, to validate the harness (E2E_PROXY=alexbers).
+
+    It leaves the DC index bytes of its DC header random (PROTOCOL.md §3.1 step 3).
+    """
+
+    writes_dc_index = False
+
+    def __init__(self, workdir, secret_hex, dc_port):
+        self.host, self.port = "127.0.0.1", free_port()
+        self.workdir = workdir
+        self.secret_hex = secret_hex
+        self.dc_port = dc_port
+        self.process = None
+
+    def start(self):
+        self._log = open(os.path.join(self.workdir, "alexbers.log"), "wb")
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "peers.alexbers", str(self.port), self.secret_hex, str(self.dc_port)],
+            cwd=here, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"reference proxy exited with {self.process.returncode}")
+            with contextlib.suppress(OSError):
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return self
+            time.sleep(0.05)
+        raise TimeoutError("reference proxy did not start")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self._log.close()
+        return 0
