@@ -65,7 +65,7 @@ import Testing
             _ = try Self.decode(wire, chunks: [3])
         } throws: { error in
             let error = error as? FakeTLSError
-            return error?.field == field && error?.offset == offset && error?.eventReason == "malformed"
+            return error?.field == field && error?.offset == offset && error?.reason == "malformed"
         }
     }
 

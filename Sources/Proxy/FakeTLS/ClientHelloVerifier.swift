@@ -9,8 +9,10 @@ public struct AuthenticatedHello: Sendable {
     /// `timestamp − now` in seconds: positive when the client's clock is ahead.
     public var clockOffset: Int64
 
-    /// What the replay filter remembers: the 32-byte random, unforgeable without the key.
-    public var replayKey: [UInt8] { hello.random }
+    /// What the replay filter remembers: the 28 authenticated bytes of the random. The
+    /// last four carry the timestamp under a plain XOR, so anyone can flip their low bits
+    /// and stay inside the window; keying on them would let a replay pass as new.
+    public var replayKey: ArraySlice<UInt8> { hello.random[0..<28] }
 }
 
 /// The verdict on one hello.

@@ -35,7 +35,7 @@ public struct FakeTLSError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The `event.reason` of the `handshake.failed` event this error leads to.
-    public var eventReason: String {
+    public var reason: String {
         switch code {
         case .malformed: EventReason.malformed
         case .digest: EventReason.tlsDigest
@@ -45,7 +45,7 @@ public struct FakeTLSError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let offset { return "\(eventReason): \(field) at offset \(offset)" }
-        return "\(eventReason): \(field)"
+        if let offset { return "\(reason): \(field) at offset \(offset)" }
+        return "\(reason): \(field)"
     }
 }
