@@ -15,13 +15,13 @@ import Synchronization
 /// applies a reload to new connections.
 public final class ProxyService: Service, Sendable {
     public enum Failure: Error, CustomStringConvertible, Sendable {
-        case invalidListenAddress(String)
+        case invalidListenAddress(String, expected: String)
         case bindFailed(listen: String, reason: String)
 
         public var description: String {
             switch self {
-            case .invalidListenAddress(let text):
-                "listen: \(text): not host:port or [v6]:port"
+            case .invalidListenAddress(let text, let expected):
+                "listen: \(text): expected \(expected)"
             case .bindFailed(let listen, let reason):
                 "listen: \(listen): cannot bind: \(reason)"
             }
@@ -82,8 +82,10 @@ public final class ProxyService: Service, Sendable {
         var channels: [Channel] = []
         do {
             for text in settings.configuration.listen {
-                guard let endpoint = Endpoint(text) else { throw Failure.invalidListenAddress(text) }
-                channels.append(try await bindListener(endpoint, text: text))
+                switch HostAndPort.parse(text, allowName: false, allowAnyPort: true) {
+                case .success(let endpoint): channels.append(try await bindListener(endpoint, text: text))
+                case .failure(let problem): throw Failure.invalidListenAddress(text, expected: problem.description)
+                }
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -100,7 +102,7 @@ public final class ProxyService: Service, Sendable {
         return addresses
     }
 
-    private func bindListener(_ endpoint: Endpoint, text: String) async throws -> Channel {
+    private func bindListener(_ endpoint: HostAndPort, text: String) async throws -> Channel {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,7 +113,7 @@ public final class ProxyService: Service, Sendable {
                 accept(channel, listener: text)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
-        if endpoint.isIPv6 {
+        if endpoint.host.contains(":") {
             // Lets "[::]:P" and "0.0.0.0:P" both bind, as the default `listen` does.
             bootstrap = bootstrap.serverChannelOption(.ipOption(.ipv6_v6only), value: 1)
         }

@@ -22,7 +22,9 @@ final class ProxySettings: Sendable {
         self.configuration = configuration
         var dcs: [Int: [UpstreamTarget]] = [:]
         for (dc, addresses) in configuration.telegram.dcs {
-            var targets = addresses.compactMap { Endpoint($0).map(UpstreamTarget.init) }
+            var targets = addresses.compactMap { text in
+                (try? HostAndPort.parse(text, allowName: true).get()).map(UpstreamTarget.init)
+            }
             if configuration.telegram.preferIPv6 {
                 targets = targets.filter(\.isIPv6) + targets.filter { !$0.isIPv6 }
             }
@@ -40,54 +42,13 @@ final class ProxySettings: Sendable {
     }
 }
 
-/// `host:port` or `[v6]:port`, as written in `listen` and `telegram.dcs`.
-struct Endpoint: Sendable, Hashable, CustomStringConvertible {
-    var host: String
-    var port: Int
-
-    init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    init?(_ text: String) {
-        let hostPart: Substring
-        let portPart: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            hostPart = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portPart = rest.dropFirst()
-            guard hostPart.contains(":") else { return nil }
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-            guard !hostPart.contains(":") else { return nil }
-        }
-        guard !hostPart.isEmpty, let port = Int(portPart), (0...65535).contains(port) else { return nil }
-        self.host = String(hostPart)
-        self.port = port
-    }
-
-    var isIPv6: Bool { host.contains(":") }
-
-    /// The socket address when `host` is a literal address; nil for a name.
-    var literalAddress: SocketAddress? {
-        try? SocketAddress(ipAddress: host, port: port)
-    }
-
-    var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
-}
-
 /// One address of a DC: a literal address, or a name resolved when connecting.
 enum UpstreamTarget: Sendable, Hashable {
     case address(SocketAddress)
-    case name(Endpoint)
+    case name(HostAndPort)
 
-    init(_ endpoint: Endpoint) {
-        if let address = endpoint.literalAddress {
+    init(_ endpoint: HostAndPort) {
+        if endpoint.address != nil, let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
             self = .address(address)
         } else {
             self = .name(endpoint)
@@ -97,7 +58,7 @@ enum UpstreamTarget: Sendable, Hashable {
     var isIPv6: Bool {
         switch self {
         case .address(let address): if case .v6 = address { true } else { false }
-        case .name(let endpoint): endpoint.isIPv6
+        case .name(let endpoint): endpoint.host.contains(":")
         }
     }
 }

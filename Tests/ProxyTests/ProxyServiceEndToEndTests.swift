@@ -107,9 +107,12 @@ final class CollectingHandler: ChannelInboundHandler {
         }
     }
 
-    func service(_ configuration: ProxyConfiguration, sink: RecordingEventSink, stats: ProxyStats = ProxyStats(startedAtMilliseconds: 0)) -> ProxyService {
+    func service(
+        _ configuration: ProxyConfiguration, sink: RecordingEventSink, stats: ProxyStats = ProxyStats(startedAtMilliseconds: 0),
+        blocklist: BlocklistStore = BlocklistStore(hasher: IPHasher(), now: { 0 })
+    ) -> ProxyService {
         ProxyService(
-            configuration: configuration, blocklist: BlocklistStore(), events: sink, stats: stats,
+            configuration: configuration, blocklist: blocklist, events: sink, stats: stats,
             logger: Logger(label: "test"), drainTimeout: .seconds(2)
         )
     }
@@ -235,10 +238,40 @@ final class CollectingHandler: ChannelInboundHandler {
         try await dc.channel.close()
     }
 
+    @Test func blocklistedAddressIsRefusedBeforeAnyByte() async throws {
+        var configuration = TestSecrets.configuration()
+        configuration.listen = ["127.0.0.1:0"]
+        let sink = RecordingEventSink()
+        let stats = ProxyStats(startedAtMilliseconds: 0)
+        let blocklist = BlocklistStore(hasher: IPHasher(), now: { 0 }, blocklist: Blocklist(entries: [.network(CIDR("127.0.0.0/8")!)]))
+        let proxy = service(configuration, sink: sink, stats: stats, blocklist: blocklist)
+        let address = try await proxy.bind()[0]
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+                let (channel, received) = try await connect(to: address)
+                try? await channel.writeAndFlush(ByteBuffer(bytes: [1, 2, 3]))
+                #expect(try await received.get().isEmpty)
+                try? await channel.close()
+                try await eventually { sink.first(.connectionRejected) != nil }
+                let rejected = try #require(sink.first(.connectionRejected))
+                #expect(rejected.reason == "blocklisted")
+                #expect(rejected.sourceIP == "127.0.0.1")
+                #expect(rejected.sessionID?.count == 16)
+                #expect(sink.first(.connectionAccepted) == nil)
+                #expect(stats.snapshot().rejectionsByReason["blocklisted"] == 1)
+                #expect(stats.snapshot().connectionsTotal == 0)
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
     @Test func badListenAddressIsNamed() async throws {
         var configuration = TestSecrets.configuration()
         configuration.listen = ["127.0.0.1"]
         let proxy = service(configuration, sink: RecordingEventSink())
-        await #expect(throws: ProxyService.Failure.self) { try await proxy.bind() }
+        let error = await #expect(throws: ProxyService.Failure.self) { try await proxy.bind() }
+        #expect(error?.description.hasPrefix("listen: 127.0.0.1: expected") == true)
     }
 }
