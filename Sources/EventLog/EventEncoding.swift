@@ -61,7 +61,7 @@ extension Event {
 }
 
 /// The key of every fixed field, exactly as written, in line order.
-public enum EventKey: String, CaseIterable, Sendable {
+private enum LineKey: String {
     case timestamp = "@timestamp"
     case action = "event.action"
     case outcome = "event.outcome"
@@ -83,7 +83,7 @@ public enum EventKey: String, CaseIterable, Sendable {
     case schemaVersion = "schema.version"
 
     /// Prefix of the free-form keys in `Event.labels`.
-    public static let labelPrefix = "labels."
+    static let labelPrefix = "labels."
 }
 
 private struct EncodedField {
@@ -96,7 +96,7 @@ private struct EncodedField {
     }
 
     enum Key {
-        case fixed(EventKey)
+        case fixed(LineKey)
         /// `labels.` and the name, escaped when written.
         case label(String)
     }
@@ -109,7 +109,7 @@ private struct EncodedField {
     var keyBytes: Int {
         switch key {
         case .fixed(let key): key.rawValue.utf8.count
-        case .label(let name): EventKey.labelPrefix.utf8.count + JSONText.escapedLength(name)
+        case .label(let name): LineKey.labelPrefix.utf8.count + JSONText.escapedLength(name)
         }
     }
 
@@ -117,15 +117,15 @@ private struct EncodedField {
         EncodedField(key: .fixed(.timestamp), value: .timestamp(milliseconds))
     }
 
-    static func text(_ key: EventKey, _ text: String) -> EncodedField {
+    static func text(_ key: LineKey, _ text: String) -> EncodedField {
         EncodedField(key: .fixed(key), value: .text(text, budget: nil))
     }
 
-    static func signed(_ key: EventKey, _ number: Int64) -> EncodedField {
+    static func signed(_ key: LineKey, _ number: Int64) -> EncodedField {
         EncodedField(key: .fixed(key), value: .signed(number))
     }
 
-    static func unsigned(_ key: EventKey, _ number: UInt64) -> EncodedField {
+    static func unsigned(_ key: LineKey, _ number: UInt64) -> EncodedField {
         EncodedField(key: .fixed(key), value: .unsigned(number))
     }
 
@@ -185,7 +185,7 @@ private struct EncodedField {
             case .fixed(let key):
                 buffer.append(contentsOf: key.rawValue.utf8)
             case .label(let name):
-                buffer.append(contentsOf: EventKey.labelPrefix.utf8)
+                buffer.append(contentsOf: LineKey.labelPrefix.utf8)
                 JSONText.appendEscaped(name, to: &buffer)
             }
             buffer.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
