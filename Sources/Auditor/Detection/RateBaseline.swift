@@ -6,7 +6,9 @@ import DequeModule
 /// The interval in progress is compared as it fills, so an alert comes as soon as the
 /// rate crosses `max(floor, mean + k·σ)`, once per interval. σ is at least √mean, the
 /// spread a count shows by chance, so a flat history does not make every wobble an
-/// anomaly. Cold start: no alert until `warmup` intervals are in the history. A closed
+/// anomaly. Cold start: no alert until `warmup` intervals are in the history, and values
+/// far above the history's median are clamped before the mean and σ are taken, so an
+/// attack already under way when the auditor starts does not become the norm. A closed
 /// interval enters the history clamped to the limit it was held to, so an attack does
 /// not teach the baseline that attacks are normal; a lasting genuine rise still raises
 /// it, a step at a time.
@@ -77,10 +79,23 @@ final class RateBaseline {
             limit = nil
             return
         }
-        let mean = history.reduce(0, +) / Double(history.count)
-        let variance = history.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(history.count - 1)
+        // Outliers (a cold start under attack, a burst the limit did not catch) are
+        // clamped to median + k·(robust spread) before the mean and σ are taken, so a
+        // few of them cannot lift the limit out of reach.
+        let sorted = history.sorted()
+        let median = Self.median(sorted)
+        let deviation = Self.median(sorted.map { abs($0 - median) }.sorted())
+        let cap = median + parameters.k * max(1.4826 * deviation, median.squareRoot(), 1)
+        let clamped = history.map { min($0, cap) }
+        let mean = clamped.reduce(0, +) / Double(clamped.count)
+        let variance = clamped.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(clamped.count - 1)
         let sigma = max(variance.squareRoot(), mean.squareRoot())
         limit = (max(parameters.floor, mean + parameters.k * sigma), mean, sigma)
+    }
+
+    static func median(_ sorted: [Double]) -> Double {
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {

@@ -96,7 +96,7 @@ public final class RuleEngine {
                 let (level, alert) = baseline.observe(value: value, at: time)
                 entry.matched += 1
                 if explain { findings.append(.match(RuleMatch(rule: entry.rule.name, group: [], level: level, limit: entry.limit))) }
-                if let alert { raise(entry, anomaly: alert, at: time, into: &findings) }
+                if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
                 continue
             }
             guard let detector = entry.detector, let key = groupKey(entry.rule.groupBy, event) else { continue }
@@ -115,7 +115,8 @@ public final class RuleEngine {
     private func raise(_ entry: ActiveRule, overflow: Overflow, event: Event, into findings: inout [Finding]) {
         entry.alerts += 1
         let rule = entry.rule
-        let time = event.timestampMilliseconds
+        // A late event fires at the engine's clock, not in its past.
+        let time = now
         findings.append(.alert(Alert(rule: rule.name, kind: rule.kind.name, time: time,
                                      group: groupValues(rule.groupBy, event), overflow: overflow,
                                      anomaly: nil, message: rule.description)))

@@ -3,6 +3,8 @@ import EventLog
 /// A field of an event that rules match on and group by, named by its key in the log.
 public enum EventField: Hashable, Sendable, CustomStringConvertible {
     case action, outcome, reason
+    /// `source.prefix` is taken from the event, or derived from `source.ip` (/24, /48)
+    /// when the producer wrote only the address.
     case sourceIP, sourcePort, sourceIPHash, sourcePrefix
     /// `source.address`: `source.ip` where the privacy mode wrote it, else `source.ip_hash`,
     /// so one rule follows a client whether the log is `full` or `minimized`.
@@ -60,7 +62,7 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         case .sourceIP: event.sourceIP
         case .sourcePort: event.sourcePort.map { String($0) }
         case .sourceIPHash: event.sourceIPHash
-        case .sourcePrefix: event.sourcePrefix
+        case .sourcePrefix: event.sourcePrefix ?? event.sourceIP.flatMap { IPAddress($0)?.eventPrefix.description }
         case .sourceAddress: event.sourceIP ?? event.sourceIPHash
         case .sessionID: event.sessionID
         case .instance: event.instance
@@ -78,11 +80,11 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
     /// The field's value as a number, for comparisons; nil when absent or not numeric.
     func number(of event: Event) -> Double? {
         switch self {
-        case .sourcePort: event.sourcePort.map(Double.init)
-        case .dc: event.dc.map(Double.init)
-        case .bytesIn: event.bytesIn.map(Double.init)
-        case .bytesOut: event.bytesOut.map(Double.init)
-        case .duration: event.durationMilliseconds.map(Double.init)
+        case .sourcePort: event.sourcePort.map { Double($0) }
+        case .dc: event.dc.map { Double($0) }
+        case .bytesIn: event.bytesIn.map { Double($0) }
+        case .bytesOut: event.bytesOut.map { Double($0) }
+        case .duration: event.durationMilliseconds.map { Double($0) }
         default: text(of: event).flatMap { Double($0) }
         }
     }
