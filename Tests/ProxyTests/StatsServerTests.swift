@@ -22,7 +22,7 @@ import Glibc
     }
 
     /// One blocking HTTP exchange over loopback, bounded by a 5 s receive timeout.
-    static func exchange(port: Int, _ request: String) throws -> [UInt8] {
+    static func blockingExchange(port: Int, _ request: String) throws -> [UInt8] {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(socket >= 0)
         defer { close(socket) }
@@ -64,8 +64,16 @@ import Glibc
         return Reply(status: status, headers: headers, body: Array(bytes[end.upperBound...]))
     }
 
-    static func get(_ path: String, port: Int, method: String = "GET") throws -> Reply {
-        try parse(exchange(port: port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+    /// `exchange` on a thread of its own, so that blocking reads never hold a thread of
+    /// the cooperative pool the server's tests share.
+    static func exchange(port: Int, _ request: String) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try blockingExchange(port: port, request) }) }.start()
+        }
+    }
+
+    static func get(_ path: String, port: Int, method: String = "GET") async throws -> Reply {
+        try parse(await exchange(port: port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
     }
 
     @Test func servesBothPagesOverLoopback() async throws {
@@ -77,7 +85,7 @@ import Glibc
         let port = try #require(address.port)
         #expect(port > 0)
 
-        let statsReply = try Self.get("/stats", port: port)
+        let statsReply = try await Self.get("/stats", port: port)
         #expect(statsReply.status == 200)
         #expect(statsReply.headers["content-type"] == "application/json; charset=utf-8")
         #expect(statsReply.headers["content-length"] == String(statsReply.body.count))
@@ -86,7 +94,7 @@ import Glibc
         #expect(object["version"] as? String == ProxyLibrary.version)
         #expect(object["connections"] as? [String: Int] == ["active": 4, "total": 5])
 
-        let metricsReply = try Self.get("/metrics", port: port)
+        let metricsReply = try await Self.get("/metrics", port: port)
         #expect(metricsReply.status == 200)
         #expect(metricsReply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
         let metrics = String(decoding: metricsReply.body, as: UTF8.self)
@@ -101,7 +109,7 @@ import Glibc
 
         // Live: the next reading shows new counts.
         stats.probeForwarded()
-        let again = try #require(try JSONSerialization.jsonObject(with: Data(Self.get("/stats", port: port).body)) as? [String: Any])
+        let again = try #require(try JSONSerialization.jsonObject(with: Data(await Self.get("/stats", port: port).body)) as? [String: Any])
         #expect(again["probes_forwarded"] as? Int == 2)
     }
 
@@ -110,20 +118,20 @@ import Glibc
         let port = try #require(try await server.start().port)
         defer { Task { await server.stop() } }
 
-        #expect(try Self.get("/", port: port).status == 404)
-        #expect(try Self.get("/statsx", port: port).status == 404)
-        let post = try Self.get("/stats", port: port, method: "POST")
+        #expect(try await Self.get("/", port: port).status == 404)
+        #expect(try await Self.get("/statsx", port: port).status == 404)
+        let post = try await Self.get("/stats", port: port, method: "POST")
         #expect(post.status == 405)
         #expect(post.headers["allow"] == "GET, HEAD")
 
-        let head = try Self.get("/metrics", port: port, method: "HEAD")
+        let head = try await Self.get("/metrics", port: port, method: "HEAD")
         #expect(head.status == 200)
         #expect(head.body.isEmpty)
         #expect(Int(head.headers["content-length"] ?? "") ?? 0 > 100)
 
-        let garbage = try Self.exchange(port: port, "\u{01}\u{02} not http at all\r\n\r\n")
+        let garbage = try await Self.exchange(port: port, "\u{01}\u{02} not http at all\r\n\r\n")
         #expect(String(decoding: garbage, as: UTF8.self).hasPrefix("HTTP/1.1 400"))
-        #expect(try Self.get("/stats", port: port).status == 200)
+        #expect(try await Self.get("/stats", port: port).status == 200)
     }
 
     @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
@@ -133,7 +141,7 @@ import Glibc
         defer { Task { await server.stop() } }
         let request = "GET /stats HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
         // Both answers arrive, then the idle timeout closes the connection and ends the read.
-        let text = String(decoding: try Self.exchange(port: port, request), as: UTF8.self)
+        let text = String(decoding: try await Self.exchange(port: port, request), as: UTF8.self)
         #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
         #expect(text.contains("mtproxy_connections_active"))
     }
@@ -147,11 +155,11 @@ import Glibc
             try await Task.sleep(for: .milliseconds(10))
         }
         let bound = try #require(port)
-        #expect(try Self.get("/stats", port: bound).status == 200)
+        #expect(try await Self.get("/stats", port: bound).status == 200)
         running.cancel()
         try await running.value
         #expect(server.localAddress == nil)
-        #expect(throws: (any Error).self) { try Self.exchange(port: bound, "GET /stats HTTP/1.1\r\n\r\n") }
+        await #expect(throws: (any Error).self) { try await Self.exchange(port: bound, "GET /stats HTTP/1.1\r\n\r\n") }
         await #expect(throws: (any Error).self) { try await server.start() }
     }
 }
