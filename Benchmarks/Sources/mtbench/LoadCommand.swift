@@ -39,7 +39,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Parallel bulk connections.")
     var bulkConnections: Int = 8
 
-    @Option(help: "MiB each bulk connection sends each way.")
+    @Option(name: .customLong("bulk-mib"), help: "MiB each bulk connection sends each way.")
     var bulkMiB: Int = 128
 
     @Option(help: "Distinct client addresses, 127.0.0.2 upwards.")

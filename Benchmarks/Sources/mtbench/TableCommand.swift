@@ -8,7 +8,7 @@ struct TableCommand: ParsableCommand {
         abstract: "Print the comparison table of reports written by `mtbench load`.")
 
     @Argument(help: "Report files (JSON), one per relay.")
-    var reports: [String]
+    var reports: [String] = []
 
     @Option(help: "The relay that is the floor (no crypto).")
     var floor = "nginx"
