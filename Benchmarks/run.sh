@@ -89,6 +89,7 @@ wait_listening() {  # wait_listening PORT PID NAME: up to 20 s
     return 1
 }
 
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 SECRET_KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 
 # ---- the relays --------------------------------------------------------------------------
@@ -203,6 +204,9 @@ for relay in $RELAYS; do
     sed 's/^/   /' "$RUN/dc-$relay.out" >&2
 done
 
+echo
+echo "machine: $(nproc) cores; load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load: $IDLE idle, $SETUPS setups ($PARALLEL in flight), $BULK_CONNECTIONS bulk connections x $BULK_MIB MiB each way"
 echo
 "$MTBENCH" table "${REPORTS[@]}"
 if [[ -n ${KEEP_REPORTS:-} ]]; then
