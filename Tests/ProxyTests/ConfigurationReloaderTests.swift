@@ -1,4 +1,7 @@
 import ConfigFile
+#if canImport(Glibc)
+import Glibc
+#endif
 import EventLog
 import Foundation
 import Logging
@@ -127,6 +130,11 @@ import Testing
             try PrivilegeDrop.drop(to: "no-such-user-mtshield")
         }
         #expect(throws: PrivilegeDrop.Failure.userIsRoot("root")) { try PrivilegeDrop.drop(to: "root") }
+    }
+
+    @Test func everyThreadsCredentialsAreChecked() {
+        #expect(PrivilegeDrop.threadWithOtherCredentials(uid: getuid(), gid: getgid()) == nil)
+        #expect(PrivilegeDrop.threadWithOtherCredentials(uid: getuid() &+ 1, gid: getgid()) != nil)
     }
 
     @Test func refusalSaysWhatToDo() {

@@ -131,4 +131,116 @@ import Testing
         #expect(output.status == 1)
         #expect(output.standardError == "error: /nonexistent/mtproxy.yaml: cannot open: No such file or directory\n")
     }
+
+    // MARK: run
+
+    /// A running `mtproxy run` whose standard error goes to a file the test can poll.
+    final class RunningProxy {
+        let process = Process()
+        let logPath: String
+
+        init(_ arguments: [String]) throws {
+            logPath = FileManager.default.temporaryDirectory.appendingPathComponent("mtproxy-run-\(UUID()).log").path
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            process.executableURL = try MTProxyCommandTests.binary()
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: logPath)
+            try process.run()
+        }
+
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        /// Waits up to ten seconds for `text` in the log.
+        func waitFor(_ text: String) -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if log.contains(text) { return true }
+                if !process.isRunning { return log.contains(text) }
+                usleep(10_000)
+            }
+            return false
+        }
+
+        /// Sends SIGTERM and waits up to ten seconds for the exit status.
+        func stop() -> Int32? {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return nil
+            }
+            return process.terminationStatus
+        }
+
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: logPath)
+        }
+    }
+
+    static let runnable = "listen: [\"127.0.0.1:0\"]\nstats:\n  listen: null\nevents:\n  path: null\nsecrets:\n  - name: a\n    secret: dd00112233445566778899aabbccddeeff\n"
+
+    @Test func runRefusesRootWithoutUser() throws {
+        let path = try Self.temporaryFile(Self.runnable)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try Self.run(["run", "--config", path])
+        if geteuid() == 0 {
+            #expect(output.status == 1)
+            #expect(output.standardError.contains("refusing to run as root"))
+        } else {
+            #expect(output.standardError.contains("refusing to run as root") == false)
+        }
+    }
+
+    @Test func runRefusesABadConfigurationWithItsLocation() throws {
+        let path = try Self.temporaryFile(Self.runnable + "limits:\n  max_connections: many\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try Self.run(["run", "--config", path, "--allow-root"])
+        #expect(output.status == 1)
+        #expect(output.standardError == "error: \(path):10: limits.max_connections: expected an integer, found \"many\"\n")
+    }
+
+    @Test func hangupWithABadFileKeepsRunningAndTermStopsCleanly() throws {
+        let path = try Self.temporaryFile(Self.runnable)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let proxy = try RunningProxy(["run", "--config", path, "--allow-root"])
+        #expect(proxy.waitFor("proxy started"))
+        try (Self.runnable + "limits:\n  idle_timeout: soon\n").write(toFile: path, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(proxy.waitFor("configuration rejected"))
+        #expect(proxy.log.contains("\(path):10: limits.idle_timeout: expected a duration"))
+        #expect(proxy.process.isRunning)
+        try Self.runnable.write(toFile: path, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(proxy.waitFor("configuration reloaded"))
+        #expect(proxy.stop() == 0)
+        #expect(proxy.log.contains("proxy stopped"))
+        #expect(!proxy.log.contains("00112233"))
+    }
+
+    @Test func runDropsPrivilegesToTheConfiguredUser() throws {
+        let path = try Self.temporaryFile(Self.runnable + "user: nobody\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let proxy = try RunningProxy(["run", "--config", path])
+        guard geteuid() == 0 else {
+            #expect(proxy.stop() == 1)
+            #expect(proxy.log.contains("cannot switch to nobody"))
+            return
+        }
+        #expect(proxy.waitFor("privileges dropped"))
+        // Every thread, the main one included, runs as nobody with only nobody's group.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.process.processIdentifier)/task")
+        #expect(!tasks.isEmpty)
+        for task in tasks {
+            let status = try String(contentsOfFile: "/proc/\(proxy.process.processIdentifier)/task/\(task)/status", encoding: .utf8)
+            let lines = status.split(separator: "\n")
+            #expect(lines.first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "65534" } == true, "thread \(task)")
+            #expect(lines.first { $0.hasPrefix("Gid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "65534" } == true, "thread \(task)")
+            #expect(lines.first { $0.hasPrefix("Groups:") }.map { $0.dropFirst("Groups:".count).trimmingCharacters(in: .whitespaces) } == "65534")
+        }
+        #expect(proxy.stop() == 0)
+    }
 }
