@@ -51,14 +51,40 @@ struct RunCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "mtproxy")
-        let now: @Sendable () -> Int64 = BlocklistStore.wallClock
+        let now: @Sendable () -> Int64 = Event.nowMilliseconds
+        // One hasher for events and the blocklist: an ip_hash the auditor read in an
+        // event matches the one computed at accept time (the same day).
         let hasher = IPHasher()
-        let events: any EventSink = DiscardingEventSink()
+        let stats = ProxyStats(startedAtMilliseconds: now())
+
+        let writer: EventWriter?
+        do {
+            writer = try configuration.events.path.map { eventsPath in
+                try EventWriter(destination: EventWriter.Destination(path: eventsPath),
+                                privacy: PrivacyPolicy(mode: configuration.events.privacy, hasher: hasher),
+                                queueCapacity: configuration.events.queueCapacity, instance: configuration.instance,
+                                logger: logger, now: now, onDrop: { stats.eventsDropped($0) })
+            }
+        } catch {
+            printError("error: \(path): events.path: \(error)")
+            throw ExitCode.failure
+        }
+        let events: any EventSink = writer ?? DiscardingEventSink()
 
         let blocklist = BlocklistStore(hasher: hasher, now: now)
         let watcher = BlocklistWatcher(path: configuration.blocklistPath, store: blocklist, events: events,
                                        instance: configuration.instance, logger: logger, now: now)
         watcher.reload()
+
+        let proxy = ProxyService(configuration: configuration, blocklist: blocklist, events: events, stats: stats,
+                                 logger: logger)
+        do {
+            try await proxy.bind()
+        } catch {
+            printError("error: \(path): \(error)")
+            writer?.shutdown()
+            throw ExitCode.failure
+        }
 
         if let user = configuration.user {
             try exitOnFailure { () throws(PrivilegeDrop.Failure) in try PrivilegeDrop.drop(to: user) }
@@ -69,25 +95,25 @@ struct RunCommand: ParsableCommand {
             path: path, configuration: configuration,
             triggers: await UnixSignalsSequence(trapping: .sighup),
             events: events, logger: logger, now: now,
+            beforeReload: { writer?.reopen() },
             apply: { configuration in
+                proxy.update(configuration: configuration)
                 watcher.update(path: configuration.blocklistPath)
             })
 
-        events.emit(Event(timestampMilliseconds: now(), action: .proxyStarted, outcome: .success,
-                          instance: configuration.instance, message: "proxy started",
-                          labels: ["listen": configuration.listen.joined(separator: ","),
-                                   "secrets": "\(configuration.secrets.count)"]))
         logger.info("proxy started", metadata: ["listen": "\(configuration.listen.joined(separator: ","))"])
+        // Shutdown runs in reverse: reloads stop, the proxy drains, the blocklist stays
+        // in force until the last session is gone.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: watcher),
+                .init(service: proxy),
                 .init(service: reloader),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
-        events.emit(Event(timestampMilliseconds: now(), action: .proxyStopped, outcome: .success,
-                          instance: reloader.configuration.instance, message: "proxy stopped"))
+        writer?.shutdown()
         logger.info("proxy stopped")
     }
 

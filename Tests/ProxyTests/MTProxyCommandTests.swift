@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Proxy
 
@@ -242,5 +245,82 @@ import Testing
             #expect(lines.first { $0.hasPrefix("Groups:") }.map { $0.dropFirst("Groups:".count).trimmingCharacters(in: .whitespaces) } == "65534")
         }
         #expect(proxy.stop() == 0)
+    }
+
+    /// Opens and closes one TCP connection from 127.0.0.1 to `port`.
+    static func connectOnce(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        usleep(50_000)
+        return connected == 0
+    }
+
+    @Test func runEnforcesTheLiveBlocklistAndReportsReloadsAsEvents() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mtproxy-run-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let blocklistPath = directory + "/blocklist.txt"
+        let eventsPath = directory + "/events.jsonl"
+        let configPath = directory + "/mtproxy.yaml"
+        let config = """
+        listen: ["127.0.0.1:0"]
+        stats:
+          listen: null
+        events:
+          path: \(eventsPath)
+          privacy: full
+        blocklist: \(blocklistPath)
+        secrets:
+          - name: a
+            secret: dd00112233445566778899aabbccddeeff
+        """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try "127.0.0.1\n".write(toFile: blocklistPath, atomically: true, encoding: .utf8)
+        let proxy = try RunningProxy(["run", "--config", configPath, "--allow-root"])
+        try #require(proxy.waitFor("proxy started"))
+        let bound = try #require(proxy.log.split(separator: " ").first { $0.hasPrefix("proxy.bound=") })
+        let port = try #require(Int(bound.split(separator: ":").last ?? ""))
+        func events() -> String { (try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "" }
+        func waitForEvent(_ text: String, count: Int = 1) -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if events().components(separatedBy: text).count - 1 >= count { return true }
+                usleep(10_000)
+            }
+            return false
+        }
+
+        #expect(Self.connectOnce(port: port))
+        #expect(waitForEvent("\"event.reason\":\"blocklisted\""))
+
+        // The auditor replaces the list: 127.0.0.1 is no longer in it.
+        try "127.0.0.2\n".write(toFile: blocklistPath, atomically: true, encoding: .utf8)
+        #expect(waitForEvent("\"event.action\":\"blocklist.reloaded\"", count: 2))
+        #expect(Self.connectOnce(port: port))
+        #expect(waitForEvent("\"event.action\":\"connection.accepted\""))
+        #expect(events().components(separatedBy: "\"event.reason\":\"blocklisted\"").count - 1 == 1)
+
+        // SIGHUP: a bad file is refused with its location, a good one applied.
+        try (config + "\nlimits:\n  max_connections: lots\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(waitForEvent("\"event.action\":\"config.rejected\""))
+        #expect(events().contains("\"labels.key\":\"limits.max_connections\""))
+        #expect(events().contains("\"labels.line\":\"12\""))
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(waitForEvent("\"event.action\":\"config.reloaded\""))
+
+        #expect(proxy.stop() == 0)
+        #expect(waitForEvent("\"event.action\":\"proxy.stopped\""))
+        #expect(!events().contains("00112233445566778899"))
+        #expect(!proxy.log.contains("00112233445566778899"))
     }
 }
