@@ -25,6 +25,8 @@ if [[ ! -f "$config" ]]; then
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"
+        # What clients dial, for the printed links: this machine's first address.
+        echo "public_host: $(hostname -I 2>/dev/null | awk '{print $1}' | grep . || echo 127.0.0.1)"
         echo "events:"
         echo "  path: \"-\""
         echo "stats:"

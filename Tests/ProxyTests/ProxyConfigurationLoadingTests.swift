@@ -55,6 +55,16 @@ import Testing
         #expect(configuration == expected)
     }
 
+    @Test func listenersMayAskForAnyFreePort() throws {
+        let yaml = Self.minimal + "listen: [\"127.0.0.1:0\", \"[::1]:0\"]\nstats:\n  listen: 127.0.0.1:0\n"
+        let configuration = try ProxyConfiguration.decode(yaml: yaml, file: "p.yaml")
+        #expect(configuration.listen == ["127.0.0.1:0", "[::1]:0"])
+        #expect(configuration.stats.listen == "127.0.0.1:0")
+        #expect(throws: ConfigError.self) {
+            try ProxyConfiguration.decode(yaml: Self.minimal + "telegram:\n  dcs:\n    \"2\": 1.2.3.4:0\n", file: "p.yaml")
+        }
+    }
+
     @Test func nullSectionsDisableEventsAndStats() throws {
         let yaml = Self.minimal + "events:\n  path: null\nstats:\n  listen:\n"
         let configuration = try ProxyConfiguration.decode(yaml: yaml, file: "n.yaml")
@@ -71,7 +81,7 @@ import Testing
         (minimal + "limits:\n  max_connections: 0\n", "x.yaml:5: limits.max_connections: must be between 1 and 1000000, found 0"),
         (minimal + "listen: [\"0.0.0.0\"]\n", "x.yaml:4: listen[0]: expected host:port or [IPv6]:port; the port is missing, found \"0.0.0.0\""),
         (minimal + "listen: [\"::1:443\"]\n", "x.yaml:4: listen[0]: expected an IPv6 address in brackets, such as [::]:443, found \"::1:443\""),
-        (minimal + "listen: [\"0.0.0.0:70000\"]\n", "x.yaml:4: listen[0]: expected host:port with a port between 1 and 65535, found \"0.0.0.0:70000\""),
+        (minimal + "listen: [\"0.0.0.0:70000\"]\n", "x.yaml:4: listen[0]: expected host:port with a port between 1 and 65535 (0 only to listen on any free port), found \"0.0.0.0:70000\""),
         (minimal + "listen: [\"localhost:443\"]\n", "x.yaml:4: listen[0]: expected an IP address and port such as 0.0.0.0:443 or [::]:443; a DNS name is not allowed here, found \"localhost:443\""),
         (minimal + "listen: [\"0.0.0.0:443\", \"0.0.0.0:443\"]\n", "x.yaml:4: listen[1]: 0.0.0.0:443 is already listed at line 4"),
         (minimal + "listen: []\n", "x.yaml:4: listen: expected at least one address to listen on"),
@@ -139,7 +149,7 @@ import Testing
 
     @Test(arguments: [
         ("0.0.0.0:443", true), ("[::]:443", true), ("[2001:db8::1]:8443", true), ("127.0.0.1:1", true),
-        ("0.0.0.0", false), ("::1:443", false), ("[::1]443", false), ("[1.2.3.4]:80", false), ("1.2.3.4:0", false),
+        ("0.0.0.0", false), ("::1:443", false), ("[::1]443", false), ("[1.2.3.4]:80", false), ("1.2.3.4:0", false), ("1.2.3.4:00", false),
         ("1.2.3.4:65536", false), ("1.2.3.4:+80", false), ("[::1]:", false), ("", false), (":443", false),
     ])
     func hostAndPortParsing(text: String, valid: Bool) throws {

@@ -47,7 +47,12 @@ def mtproxy_binary():
     return MTPROXY_BIN
 
 
-def base_config(workdir, fake_dc, secret_hex, dc_ids=(1, 2, 3, 4, 5)):
+# Every DC id the proxy knows by default is pointed at the fake DC, so no test can reach
+# Telegram's real addresses.
+DC_IDS = (1, 2, 3, 4, 5, 203)
+
+
+def base_config(workdir, fake_dc, secret_hex, dc_ids=DC_IDS):
     workdir = pathlib.Path(workdir)
     return {
         "instance": "e2e",
@@ -56,6 +61,7 @@ def base_config(workdir, fake_dc, secret_hex, dc_ids=(1, 2, 3, 4, 5)):
         "fronting": {"enabled": False},
         "telegram": {"dcs": {str(dc): fake_dc.endpoint(dc) for dc in dc_ids}},
         "events": {"path": str(workdir / "events.jsonl"), "privacy": "full"},
+        "limits": {"handshake_timeout": "3s"},
         "stats": {"listen": f"127.0.0.1:{free_port()}"},
         "allow_root": True,
     }

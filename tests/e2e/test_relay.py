@@ -42,6 +42,7 @@ def test_packets_of_every_size_relay_both_ways(start_proxy, fake_dc, new_secret,
 @pytest.mark.parametrize("dc_id,kind", [
     (1, "abridged"), (2, "intermediate"), (3, "padded"), (4, "abridged"), (5, "intermediate"),
     (-2, "padded"), (-4, "abridged"),
+    pytest.param(203, "intermediate", marks=pytest.mark.mtproxy_only),  # CDN; not in alexbers' table
 ])
 def test_dc_index_and_tag_reach_the_right_dc(start_proxy, fake_dc, new_secret, dc_id, kind):
     proxy = start_proxy(new_secret)
@@ -64,3 +65,14 @@ def test_concurrent_clients_each_get_their_own_echo(start_proxy, fake_dc, new_se
         ])
 
     run(many())
+
+
+@pytest.mark.mtproxy_only
+def test_unknown_dc_is_closed_with_an_event(start_proxy, fake_dc, new_secret):
+    proxy = start_proxy(new_secret)
+    before = fake_dc.count()
+    outcome = run(client.attempt("padded", proxy.host, proxy.port, new_secret, dc_id=99))
+    assert outcome == "closed"
+    event = proxy.wait_event(lambda e: e.get("mt.dc") == 99 and e.get("event.outcome") == "failure")
+    assert event["event.action"] in ("handshake.failed", "upstream.failed", "session.closed"), event
+    assert fake_dc.count() == before, "an unknown DC must not be replaced by another"

@@ -19,7 +19,7 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .missingPort: "host:port or [IPv6]:port; the port is missing"
-            case .badPort: "host:port with a port between 1 and 65535"
+            case .badPort: "host:port with a port between 1 and 65535 (0 only to listen on any free port)"
             case .unbracketedIPv6: "an IPv6 address in brackets, such as [::]:443"
             case .badHost: "host:port where the host is an IP address or a DNS name"
             case .nameNotAllowed: "an IP address and port such as 0.0.0.0:443 or [::]:443; a DNS name is not allowed here"
@@ -33,8 +33,10 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         self.address = address
     }
 
-    /// Parses `text`; `allowName` permits a DNS name as the host.
-    public static func parse(_ text: some StringProtocol, allowName: Bool) -> Result<HostAndPort, Problem> {
+    /// Parses `text`; `allowName` permits a DNS name as the host, `allowAnyPort` port 0
+    /// (a listener on any free port, for tests).
+    public static func parse(_ text: some StringProtocol, allowName: Bool, allowAnyPort: Bool = false) -> Result<HostAndPort, Problem> {
+        let lowest = allowAnyPort ? 0 : 1
         let text = Substring(text)
         let hostText: Substring
         let portText: Substring
@@ -47,18 +49,18 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
             guard let address = IPAddress(hostText), !address.isIPv4 || hostText.contains(":") else {
                 return .failure(.badHost)
             }
-            return port(portText).map { HostAndPort(host: String(hostText), port: $0, address: address) }
+            return port(portText, lowest: lowest).map { HostAndPort(host: String(hostText), port: $0, address: address) }
         }
         guard let colon = text.lastIndex(of: ":") else { return .failure(.missingPort) }
         hostText = text[..<colon]
         portText = text[text.index(after: colon)...]
         if hostText.contains(":") { return .failure(.unbracketedIPv6) }
         if let address = IPAddress(hostText) {
-            return port(portText).map { HostAndPort(host: String(hostText), port: $0, address: address) }
+            return port(portText, lowest: lowest).map { HostAndPort(host: String(hostText), port: $0, address: address) }
         }
         guard isDNSName(hostText) else { return .failure(.badHost) }
         guard allowName else { return .failure(.nameNotAllowed) }
-        return port(portText).map { HostAndPort(host: String(hostText), port: $0, address: nil) }
+        return port(portText, lowest: lowest).map { HostAndPort(host: String(hostText), port: $0, address: nil) }
     }
 
     /// `host:port`, with brackets around an IPv6 host.
@@ -66,10 +68,10 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    private static func port(_ text: Substring) -> Result<Int, Problem> {
+    private static func port(_ text: Substring, lowest: Int) -> Result<Int, Problem> {
         guard !text.isEmpty else { return .failure(.missingPort) }
         guard text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let value = Int(text), (1...65_535).contains(value) else { return .failure(.badPort) }
+              let value = Int(text), (lowest...65_535).contains(value) else { return .failure(.badPort) }
         return .success(value)
     }
 

@@ -113,9 +113,9 @@ extension ProxyConfiguration {
         }
     }
 
-    private static func address(_ value: ConfigValue, allowName: Bool) throws(ConfigError) -> HostAndPort {
+    private static func address(_ value: ConfigValue, allowName: Bool, allowAnyPort: Bool = false) throws(ConfigError) -> HostAndPort {
         let text = try value.scalarText(expected: "host:port")
-        switch HostAndPort.parse(text, allowName: allowName) {
+        switch HostAndPort.parse(text, allowName: allowName, allowAnyPort: allowAnyPort) {
         case .success(let parsed): return parsed
         case .failure(let problem): throw value.error("expected \(problem), found \(ConfigText.quoted(text))")
         }
@@ -125,8 +125,8 @@ extension ProxyConfiguration {
         var seen: [HostAndPort: Int] = [:]
         var result: [String] = []
         for element in try value.list() {
-            let parsed = try address(element, allowName: false)
-            if let line = seen[parsed] {
+            let parsed = try address(element, allowName: false, allowAnyPort: true)
+            if parsed.port != 0, let line = seen[parsed] {
                 throw element.error("\(parsed) is already listed at line \(line)")
             }
             seen[parsed] = element.line
@@ -260,7 +260,7 @@ extension ProxyConfiguration {
     private static func stats(_ value: ConfigValue, into stats: inout Stats) throws(ConfigError) {
         let mapping = try value.mapping(keys: ["listen"])
         if mapping.contains("listen") {
-            stats.listen = try mapping.optional("listen") { v throws(ConfigError) in try address(v, allowName: false).description }
+            stats.listen = try mapping.optional("listen") { v throws(ConfigError) in try address(v, allowName: false, allowAnyPort: true).description }
         }
     }
 

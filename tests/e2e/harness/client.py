@@ -44,3 +44,23 @@ async def connect(kind, host, port, secret_hex, *, dc_id=2, local_addr=None, tim
 async def round_trip(connection, payload: bytes, timeout=20.0) -> bytes:
     await connection.send(payload)
     return await asyncio.wait_for(connection.recv(), timeout)
+
+
+async def attempt(kind, host, port, secret_hex, *, dc_id=2, local_addr=None, wait=5.0) -> str:
+    """What happens to a client: "relayed" (its packet came back echoed), "closed" (the proxy
+    closed or reset the connection) or "silent" (nothing within `wait` seconds)."""
+    from .fake_dc import echo_of
+    try:
+        connection = await connect(kind, host, port, secret_hex, dc_id=dc_id, local_addr=local_addr)
+    except (ConnectionError, OSError, asyncio.IncompleteReadError):
+        return "closed"
+    try:
+        payload = b"ping" * 4
+        reply = await round_trip(connection, payload, timeout=wait)
+        return "relayed" if reply == echo_of(payload) else "garbled"
+    except (ConnectionError, OSError, asyncio.IncompleteReadError):
+        return "closed"
+    except asyncio.TimeoutError:
+        return "silent"
+    finally:
+        await connection.disconnect()

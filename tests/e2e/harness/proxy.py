@@ -59,6 +59,8 @@ class MTProxy:
     """One running `mtproxy run --config FILE`; `config` is a dict written as YAML."""
 
     writes_dc_index = True
+    # Longest TLS record payload towards clients; tdlib's reader accepts 2^14 (PROTOCOL.md §4.5).
+    tls_record_limit = 16384
 
     def __init__(self, binary, workdir, config):
         self.binary = binary
@@ -163,10 +165,12 @@ class MTProxy:
 class ReferenceProxy:
     """alexbers' mtprotoproxy via peers/alexbers.py, to validate the harness (E2E_PROXY=alexbers).
 
-    It leaves the DC index bytes of its DC header random (PROTOCOL.md §3.1 step 3).
+    It leaves the DC index bytes of its DC header random (PROTOCOL.md §3.1 step 3) and writes
+    TLS records of up to 16 408 bytes (§4.5).
     """
 
     writes_dc_index = False
+    tls_record_limit = 16408
 
     def __init__(self, workdir, secret_hex, dc_port):
         self.host, self.port = "127.0.0.1", free_port()

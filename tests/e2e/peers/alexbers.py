@@ -14,10 +14,18 @@ import tempfile
 
 def load(listen_port: int, secret_hex: str):
     script = os.path.join(sysconfig.get_path("scripts"), "mtprotoproxy.py")
+    settings = ""
+    if secret_hex[:2] in ("dd", "ee"):
+        key_hex = secret_hex[2:34]
+        if secret_hex[:2] == "ee":
+            settings = f"TLS_DOMAIN = {bytes.fromhex(secret_hex[34:]).decode()!r}\n"
+    else:
+        key_hex = secret_hex
     config = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
     config.write(
+        settings +
         f"PORT = {listen_port}\n"
-        f"USERS = {{'main': {secret_hex!r}}}\n"
+        f"USERS = {{'main': {key_hex!r}}}\n"
         "MASK = False\nPREFER_IPV6 = False\nUSE_MIDDLE_PROXY = False\nSTATS_PRINT_PERIOD = 3600\n"
         "LISTEN_ADDR_IPV4 = '127.0.0.1'\nLISTEN_ADDR_IPV6 = ''\nCLIENT_HANDSHAKE_TIMEOUT = 5\n"
     )

@@ -1,8 +1,12 @@
-"""The harness itself: the fake DC against a direct keyless client, and the §3.1 vector."""
+"""The harness itself: the fake DC against a direct keyless client, the §3.1 vector, and the
+clients' source addresses and refusal detection."""
 import asyncio
+import socket
+import threading
 
 import pytest
 
+from harness import client, raw
 from harness.dc_client import DirectDCConnection, keyless_header
 from harness.fake_dc import echo_of
 from harness.framing import ABRIDGED, INTERMEDIATE, PADDED_INTERMEDIATE
@@ -34,3 +38,45 @@ def test_fake_dc_echoes_and_records(fake_dc, tag, dc_index):
     record = connections[before]
     assert (record.dc_listener, record.dc_index, record.packets, record.error) == (dc_index if dc_index > 0 else -dc_index, dc_index, 4, None)
     assert record.tag == {ABRIDGED: "abridged", INTERMEDIATE: "intermediate", PADDED_INTERMEDIATE: "padded"}[tag]
+
+
+def test_telethon_connects_from_the_chosen_loopback_address():
+    async def scenario():
+        peers = []
+
+        async def record(reader, writer):
+            peers.append(writer.get_extra_info("peername")[0])
+            writer.close()
+
+        server = await asyncio.start_server(record, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            outcome = await client.attempt("padded", "127.0.0.1", port, "00" * 16, local_addr="127.0.0.3")
+        return peers, outcome
+
+    peers, outcome = asyncio.run(scenario())
+    assert peers == ["127.0.0.3"]
+    assert outcome == "closed"
+
+
+@pytest.mark.parametrize("closes", [True, False])
+def test_raw_client_tells_a_refusal_from_a_silent_accept(closes):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def serve():
+        connection, _ = listener.accept()
+        accepted.append(connection)
+        if closes:
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert raw.closed_without_a_byte("127.0.0.4", "127.0.0.1", port, wait=1.0) == closes
+    finally:
+        thread.join(5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
