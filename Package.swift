@@ -63,6 +63,7 @@ let package = Package(
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -95,7 +96,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog"]),
-        .testTarget(name: "ForensicsTests", dependencies: ["Forensics"]),
+        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )
