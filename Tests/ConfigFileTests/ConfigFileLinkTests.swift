@@ -1,6 +1,0 @@
-import Testing
-@testable import ConfigFile
-
-@Suite struct ConfigFilePlaceholderTests {
-    @Test func libraryLinks() {}
-}
