@@ -91,6 +91,13 @@ final class FileOutput: ByteSink {
         }
     }
 
+    /// Closes the file without forcing it to disk (scratch files).
+    func closeUnsynced() throws {
+        guard descriptor >= 0 else { return }
+        defer { descriptor = -1 }
+        guard Glibc.close(descriptor) == 0 else { throw ForensicsError.lastIO(path, "close") }
+    }
+
     /// Flushes the data to stable storage and closes the file.
     func syncAndClose() throws {
         guard descriptor >= 0 else { return }

@@ -107,6 +107,16 @@ final class LZ4FrameWriter: ByteSink {
         written += UInt64(bytes.count)
     }
 
+    /// Ends the current block early. Called at every file boundary, so that a damaged
+    /// block damages one file and the manifest, first, sits in a block of its own.
+    func flush() throws {
+        let produced = buffer.withUnsafeMutableBytes { LZ4F_flush(context, $0.baseAddress, $0.count, nil) }
+        guard !LZ4Frame.isError(produced) else {
+            throw ForensicsError.codec("lz4: cannot flush a block: \(LZ4Frame.errorText(produced))")
+        }
+        if produced > 0 { try buffer.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[..<produced])) } }
+    }
+
     /// Writes the last block, the end mark and the content checksum.
     func finish() throws {
         guard written == contentSize else {
@@ -136,8 +146,11 @@ final class LZ4FrameReader: ByteSource {
     /// The descriptor of the frame, once its header has been read.
     private(set) var descriptor: LZ4Frame.Descriptor?
     private(set) var compressedOffset: UInt64 = 0
+    private var options = LZ4F_decompressOptions_t()
 
-    init(input: ByteSource) throws {
+    /// - Parameter checkingChecksums: false only to read past damage and find which files
+    ///   it touched, after a checked read has failed.
+    init(input: ByteSource, checkingChecksums: Bool = true) throws {
         var context: OpaquePointer?
         let created = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
         guard !LZ4Frame.isError(created), let context else {
@@ -145,6 +158,7 @@ final class LZ4FrameReader: ByteSource {
         }
         self.input = input
         self.context = context
+        self.options.skipChecksums = checkingChecksums ? 0 : 1
     }
 
     deinit { LZ4F_freeDecompressionContext(context) }
@@ -162,7 +176,7 @@ final class LZ4FrameReader: ByteSource {
             var destinationLength = buffer.count
             let hint = compressed.withUnsafeBytes { source in
                 LZ4F_decompress(context, buffer.baseAddress, &destinationLength,
-                                source.baseAddress! + start, &sourceLength, nil)
+                                source.baseAddress! + start, &sourceLength, &options)
             }
             if LZ4Frame.isError(hint) {
                 throw ForensicsError.damagedArchive(

@@ -6,8 +6,12 @@ final class TarWriter {
     private var finished = false
     private(set) var bytesWritten: UInt64 = 0
 
-    init(sink: ByteSink) {
+    /// Called after each file's padding: where a compressor may end a block.
+    private let fileBoundary: (() throws -> Void)?
+
+    init(sink: ByteSink, fileBoundary: (() throws -> Void)? = nil) {
         self.sink = sink
+        self.fileBoundary = fileBoundary
     }
 
     /// The exact length of an archive holding these files, known before writing it.
@@ -42,6 +46,7 @@ final class TarWriter {
         let padding = Int(TarFormat.paddedSize(file.size) - file.size)
         if padding > 0 { try emit([UInt8](repeating: 0, count: padding)) }
         current = nil
+        try fileBoundary?()
     }
 
     /// Writes a whole file held in memory.

@@ -12,15 +12,12 @@ public struct CustodyRecord: Codable, Sendable, Equatable {
         public var source: String
         /// The kernel's clocksource (`tsc`, `kvm-clock`, …) when readable.
         public var kernelClocksource: String?
-        /// Whether the kernel reports the clock as synchronized (NTP); nil when unknown.
+        /// Whether the system reports the clock as synchronized (NTP); nil when unknown.
         public var synchronized: Bool?
-        /// The kernel's estimate of the clock's maximum error, microseconds.
-        public var maximumErrorMicroseconds: Int?
 
         enum CodingKeys: String, CodingKey {
             case utc, source, synchronized
             case kernelClocksource = "kernel_clocksource"
-            case maximumErrorMicroseconds = "maximum_error_us"
         }
     }
 
