@@ -36,14 +36,15 @@ struct ArtifactCollector {
         }
     }
 
-    /// The command line as recorded in custody: secrets and addresses redacted like any artifact.
-    func redactCommandLine(_ arguments: [String]) -> [String] {
-        arguments.map { argument in
-            let redactor = StreamRedactor(secrets: secrets, addresses: pseudonyms)
-            let bytes = Array(argument.utf8)
-            let out = (try? bytes.withUnsafeBytes { try redactor.process($0, final: true) }) ?? []
-            return String(decoding: out, as: UTF8.self)
-        }
+    /// Text the tool writes itself (the custody record, an error message) redacted like
+    /// any artifact: a command line or a source may hold a secret or an address.
+    func redact(_ bytes: [UInt8]) -> [UInt8] {
+        let redactor = StreamRedactor(secrets: secrets, addresses: pseudonyms)
+        return (try? bytes.withUnsafeBytes { try redactor.process($0, final: true) }) ?? []
+    }
+
+    func redact(_ text: String) -> String {
+        String(decoding: redact(Array(text.utf8)), as: UTF8.self)
     }
 
     // MARK: Artifacts
@@ -158,7 +159,7 @@ struct ArtifactCollector {
         guard let commandResult else { return (final, files) }
         final.exitStatus = commandResult.exitStatus
         let firstLine = commandResult.standardError.split(separator: "\n").first.map(String.init) ?? ""
-        let detail = redactCommandLine([firstLine])[0]
+        let detail = redact(firstLine)
         if commandResult.timedOut {
             final.status = .failed
             final.truncated = files.isEmpty ? nil : true

@@ -126,7 +126,7 @@ public struct EvidenceSnapshot {
             host: request.host,
             clock: clock,
             tool: .init(name: "mtforensics", version: ForensicsLibrary.version),
-            commandLine: collector.redactCommandLine(request.commandLine),
+            commandLine: request.commandLine,
             window: .init(since: RFC3339.format(milliseconds: request.sinceMilliseconds),
                           until: RFC3339.format(milliseconds: request.untilMilliseconds)),
             format: "tar+" + request.format.rawValue,
@@ -137,7 +137,9 @@ public struct EvidenceSnapshot {
                                 : "kept",
                              secretCount: collector.secrets.count),
             artifacts: outcomes)
-        let custodyBytes = custody.encoded()
+        // The whole record passes the redactor: sources, command lines and errors can quote secrets.
+        let custodyBytes = collector.redact(custody.encoded())
+        let redactedCustody = try CustodyRecord.decode(custodyBytes)
         let manifest = EvidenceManifest(files: [
             .init(path: CustodyRecord.fileName, size: UInt64(custodyBytes.count), sha256: SHA256.hash(custodyBytes).hexString),
         ] + staged.map { .init(path: $0.archivePath, size: $0.size, sha256: $0.sha256) })
@@ -156,6 +158,6 @@ public struct EvidenceSnapshot {
                                            progress: progress.map { report in { report(.packing(bytes: $0, total: $1)) } })
         let written = try writer.write(members: members, to: request.outputDirectory + "/" + name)
         return SnapshotResult(archivePath: written.archivePath, sidecarPath: written.sidecarPath, sha256: written.sha256,
-                              archiveBytes: written.bytes, custody: custody, manifest: manifest)
+                              archiveBytes: written.bytes, custody: redactedCustody, manifest: manifest)
     }
 }
