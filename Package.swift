@@ -95,7 +95,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog"]),
+        .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
     ],
     swiftLanguageModes: [.v6]

@@ -43,7 +43,16 @@ public enum ConfigDocument {
     }
 
     /// The file's bytes as UTF-8 text, with the reason when it cannot be read.
-    public static func readText(path: String) throws(ConfigError) -> String {
+    public static func readText(path: String, maximumBytes: Int = maximumFileBytes) throws(ConfigError) -> String {
+        let bytes = try readBytes(path: path, maximumBytes: maximumBytes)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, message: "not UTF-8 text")
+        }
+        return text
+    }
+
+    /// The file's bytes, with the reason when it cannot be read.
+    public static func readBytes(path: String, maximumBytes: Int) throws(ConfigError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw ConfigError(file: path, message: "cannot open: \(systemError())")
@@ -59,14 +68,11 @@ public enum ConfigDocument {
             }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
-            if bytes.count > maximumFileBytes {
-                throw ConfigError(file: path, message: "file is larger than \(maximumFileBytes) bytes")
+            if bytes.count > maximumBytes {
+                throw ConfigError(file: path, message: "file is larger than \(maximumBytes) bytes")
             }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigError(file: path, message: "not UTF-8 text")
-        }
-        return text
+        return bytes
     }
 
     private static func systemError() -> String {

@@ -58,8 +58,15 @@ public struct ConfigValue {
         return ConfigValue(node: node, file: file, keyPath: keyPath, line: node.mark?.line ?? line, budget: budget)
     }
 
-    /// The scalar's text, unless the node is a mapping, a list or null.
-    func scalarText(expected: String) throws(ConfigError) -> String {
+    /// True when the value is a list (for keys that take one item or a list of them).
+    public var isList: Bool {
+        if case .sequence = node { return true }
+        return false
+    }
+
+    /// The scalar's text, unless the node is a mapping, a list or null; `expected` names
+    /// what the key wants, for the error.
+    public func scalarText(expected: String) throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node, !isNull else {
             throw error("expected \(expected), found \(kindName)")
         }

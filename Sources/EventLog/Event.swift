@@ -143,6 +143,8 @@ public enum EventReason {
     public static let replay = "replay"
     public static let tlsDigest = "tls_digest"
     public static let tlsSkew = "tls_skew"
+    /// A fake-TLS hello that authenticated but whose SNI the configured policy refuses.
+    public static let tlsSNI = "tls_sni"
     public static let timeout = "timeout"
     public static let malformed = "malformed"
     public static let closedEarly = "closed_early"

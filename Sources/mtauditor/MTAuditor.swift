@@ -5,11 +5,8 @@ import Auditor
 struct MTAuditor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mtauditor",
-        abstract: "Watches mtproxy's events, detects abuse, blocks offenders (not implemented yet).",
-        version: AuditorLibrary.version
+        abstract: "Watches mtproxy's events, detects abuse, blocks offenders.",
+        version: AuditorLibrary.version,
+        subcommands: [Replay.self, Run.self]
     )
-
-    mutating func run() throws {
-        throw ValidationError("mtauditor is not implemented yet: see the \"mtauditor\" issue")
-    }
 }

@@ -23,6 +23,11 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var user: String? = nil
     /// Keep running as root when no `user` is given (refused otherwise).
     public var allowRoot: Bool = false
+    /// Host name or address clients dial, for `mtproxy link`; nil: the first listen address
+    /// that is not a wildcard, else the `--server` flag is needed.
+    public var publicHost: String? = nil
+    /// Port clients dial, for `mtproxy link`; nil: the port of the first listen address.
+    public var publicPort: Int? = nil
 
     public struct Fronting: Sendable, Hashable {
         public var enabled: Bool = true

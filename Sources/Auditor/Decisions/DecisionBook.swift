@@ -1,0 +1,72 @@
+import EventLog
+
+/// The decisions in force and each value's history of bans, kept in memory; decides
+/// whether a rule that fired bans, for how long, or leaves the value alone.
+public struct DecisionBook: Sendable {
+    public enum Outcome: Sendable, Hashable {
+        case decided(Decision)
+        /// A decision for the value is still in force; nothing new.
+        case alreadyBanned(Decision)
+        /// The value is on, or overlaps, the allowlist.
+        case allowlisted
+        /// The value is not an address, network or ip_hash (an event carried junk).
+        case notBannable
+    }
+
+    public var allowlist: [CIDR]
+    public var simulation: Bool
+    public private(set) var active: [String: Decision] = [:]
+    private var earlierBans: [String: Int] = [:]
+
+    public init(allowlist: [CIDR] = [], simulation: Bool = false) {
+        self.allowlist = allowlist
+        self.simulation = simulation
+    }
+
+    /// True when a ban on `value` would touch an allowlisted address: the address is
+    /// inside an allowlisted network, or the network overlaps one.
+    public func isAllowlisted(_ value: String) -> Bool {
+        if let address = IPAddress(value) {
+            return allowlist.contains { $0.contains(address) }
+        }
+        if let network = CIDR(value) {
+            return allowlist.contains { allowed in
+                allowed.network.isIPv4 == network.network.isIPv4
+                    && (network.contains(allowed.network) || allowed.contains(network.network))
+            }
+        }
+        return false
+    }
+
+    public mutating func ban(_ value: String, rule: String, reason: String, policy: BanPolicy, at time: Int64) -> Outcome {
+        guard let scope = Decision.Scope(value: value) else { return .notBannable }
+        if isAllowlisted(value) { return .allowlisted }
+        if let existing = active[value], existing.until > time { return .alreadyBanned(existing) }
+        let earlier = earlierBans[value, default: 0]
+        let decision = Decision(value: value, scope: scope, rule: rule, reason: reason, created: time,
+                                until: time + policy.duration(earlierBans: earlier), repeatCount: earlier + 1,
+                                simulated: simulation)
+        earlierBans[value] = earlier + 1
+        active[value] = decision
+        return .decided(decision)
+    }
+
+    /// Drops decisions that have run out by `now`; their values' ban counts remain.
+    public mutating func expire(now: Int64) {
+        active = active.filter { $0.value.until > now }
+    }
+}
+
+extension DecisionBook {
+    /// Parses allowlist entries (addresses or networks) as given on a command line.
+    public static func allowlist(_ entries: [String]) throws(AuditorError) -> [CIDR] {
+        var networks: [CIDR] = []
+        for entry in entries {
+            guard let network = CIDR(entry) else {
+                throw AuditorError.input(path: "--allowlist", message: "\"\(entry)\" is not an address or network (host bits must be zero)")
+            }
+            networks.append(network)
+        }
+        return networks
+    }
+}

@@ -1,0 +1,181 @@
+import ConfigFile
+import EventLog
+
+/// Runs rules over events in event time: matches, groups, feeds the detectors, turns
+/// what fires into alerts and, through the `DecisionBook`, into decisions.
+///
+/// Time is the events' own: the engine's clock is the latest timestamp it has seen, so
+/// replaying a file gives what live detection gave. Not thread-safe: one engine per
+/// task, fed in order.
+public final class RuleEngine {
+    private final class ActiveRule {
+        let rule: Rule
+        let detector: (any Detector)?
+        let baseline: RateBaseline?
+        let distinctField: EventField?
+        let limit: String
+        var matched = 0
+        var alerts = 0
+
+        init(_ rule: Rule) {
+            self.rule = rule
+            switch rule.kind {
+            case .threshold(let count, let window):
+                detector = SlidingWindowCounter(count: count, windowMilliseconds: window)
+                baseline = nil
+                distinctField = nil
+                limit = "\(count) in \(RuleEngine.format(window))"
+            case .leaky(let capacity, let leak):
+                detector = LeakyBucket(capacity: capacity, leakMilliseconds: leak)
+                baseline = nil
+                distinctField = nil
+                limit = "capacity \(capacity), leaking 1 per \(RuleEngine.format(leak))"
+            case .distinct(let field, let count, let window):
+                detector = DistinctCounter(count: count, windowMilliseconds: window)
+                baseline = nil
+                distinctField = field
+                limit = "\(count) distinct \(field) in \(RuleEngine.format(window))"
+            case .trigger:
+                detector = Trigger()
+                baseline = nil
+                distinctField = nil
+                limit = "any"
+            case .anomaly(let parameters):
+                detector = nil
+                baseline = RateBaseline(parameters: parameters)
+                if case .distinct(let field) = parameters.measure { distinctField = field } else { distinctField = nil }
+                limit = "mean + \(parameters.k)σ over \(parameters.history) × \(RuleEngine.format(parameters.intervalMilliseconds)), floor \(parameters.floor)"
+            }
+        }
+    }
+
+    /// How often, in event time, idle groups and expired decisions are dropped.
+    static let sweepInterval: Int64 = 60_000
+
+    private var active: [ActiveRule]
+    public private(set) var book: DecisionBook
+    public var explain: Bool
+    /// The latest event time seen.
+    public private(set) var now: Int64 = .min
+    private var nextSweep: Int64 = .min
+
+    public init(rules: [Rule], allowlist: [CIDR] = [], simulation: Bool = false, explain: Bool = false) {
+        self.active = rules.map(ActiveRule.init)
+        self.book = DecisionBook(allowlist: allowlist, simulation: simulation)
+        self.explain = explain
+    }
+
+    public var rules: [Rule] { active.map(\.rule) }
+
+    /// Swaps in a new rule set (a reload). A rule whose definition did not change keeps
+    /// its counters; decisions and ban histories are kept whatever changed.
+    public func replaceRules(_ rules: [Rule]) {
+        var kept: [String: ActiveRule] = [:]
+        for entry in active { kept[entry.rule.name] = entry }
+        active = rules.map { rule in
+            if let existing = kept[rule.name], existing.rule == rule { return existing }
+            return ActiveRule(rule)
+        }
+    }
+
+    /// Per rule: events matched and alerts raised so far.
+    public var counts: [(rule: String, matched: Int, alerts: Int)] {
+        active.map { ($0.rule.name, $0.matched, $0.alerts) }
+    }
+
+    /// Runs every rule over `event`, appending what it finds.
+    public func process(_ event: Event, into findings: inout [Finding]) {
+        let time = event.timestampMilliseconds
+        if time > now { now = time }
+        if now >= nextSweep { sweep() }
+        for entry in active {
+            if let baseline = entry.baseline { baseline.advance(to: time) }
+            guard entry.rule.matches(event) else { continue }
+            if let baseline = entry.baseline {
+                let value = entry.distinctField.flatMap { $0.text(of: event) }
+                let (level, alert) = baseline.observe(value: value, at: time)
+                entry.matched += 1
+                if explain { findings.append(.match(RuleMatch(rule: entry.rule.name, group: [], level: level, limit: entry.limit))) }
+                if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
+                continue
+            }
+            guard let detector = entry.detector, let key = groupKey(entry.rule.groupBy, event) else { continue }
+            let value = entry.distinctField.flatMap { $0.text(of: event) }
+            if entry.distinctField != nil && value == nil { continue }
+            entry.matched += 1
+            let observation = detector.observe(group: key, value: value, at: time)
+            if explain {
+                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry.rule.groupBy, event),
+                                                 level: observation.level, limit: entry.limit)))
+            }
+            if let overflow = observation.overflow { raise(entry, overflow: overflow, event: event, into: &findings) }
+        }
+    }
+
+    private func raise(_ entry: ActiveRule, overflow: Overflow, event: Event, into findings: inout [Finding]) {
+        entry.alerts += 1
+        let rule = entry.rule
+        // A late event fires at the engine's clock, not in its past.
+        let time = now
+        findings.append(.alert(Alert(rule: rule.name, kind: rule.kind.name, time: time,
+                                     group: groupValues(rule.groupBy, event), overflow: overflow,
+                                     anomaly: nil, message: rule.description)))
+        guard let policy = rule.ban, let value = policy.target.text(of: event) else { return }
+        if case .decided(let decision) = book.ban(value, rule: rule.name, reason: reason(rule, overflow),
+                                                   policy: policy, at: time) {
+            findings.append(.decision(decision))
+        }
+    }
+
+    private func raise(_ entry: ActiveRule, anomaly: RateBaseline.Alert, at time: Int64, into findings: inout [Finding]) {
+        entry.alerts += 1
+        guard case .anomaly(let parameters) = entry.rule.kind else { return }
+        let measure: String
+        switch parameters.measure {
+        case .events: measure = "events"
+        case .distinct(let field): measure = "distinct \(field)"
+        }
+        let figures = AnomalyFigures(measure: measure, intervalStart: anomaly.intervalStart,
+                                     intervalMilliseconds: parameters.intervalMilliseconds, observed: anomaly.observed,
+                                     mean: anomaly.mean, sigma: anomaly.sigma, limit: anomaly.limit)
+        findings.append(.alert(Alert(rule: entry.rule.name, kind: "anomaly", time: time, group: [], overflow: nil,
+                                     anomaly: figures, message: entry.rule.description)))
+    }
+
+    private func reason(_ rule: Rule, _ overflow: Overflow) -> String {
+        switch rule.kind {
+        case .threshold(_, let window): "\(overflow.count) events in \(Self.format(window))"
+        case .leaky(let capacity, let leak): "bucket of \(capacity) leaking 1 per \(Self.format(leak)) overflowed"
+        case .distinct(let field, _, let window): "\(overflow.count) distinct \(field) in \(Self.format(window))"
+        case .trigger, .anomaly: rule.description.isEmpty ? rule.name : rule.description
+        }
+    }
+
+    private func groupKey(_ fields: [EventField], _ event: Event) -> String? {
+        if fields.count == 1 { return fields[0].text(of: event) }
+        var key = ""
+        for (index, field) in fields.enumerated() {
+            guard let text = field.text(of: event) else { return nil }
+            if index > 0 { key += "\u{1F}" }
+            key += text
+        }
+        return key
+    }
+
+    private func groupValues(_ fields: [EventField], _ event: Event) -> [GroupValue] {
+        fields.map { GroupValue(field: $0.description, value: $0.text(of: event) ?? "") }
+    }
+
+    private func sweep() {
+        for entry in active { entry.detector?.forgetIdle(now: now) }
+        book.expire(now: now)
+        nextSweep = now + Self.sweepInterval
+    }
+
+    /// Groups held in memory across all rules.
+    public var groupCount: Int { active.reduce(0) { $0 + ($1.detector?.groupCount ?? 0) } }
+
+    static func format(_ milliseconds: Int64) -> String {
+        ConfigText.format(.milliseconds(milliseconds))
+    }
+}

@@ -1,0 +1,91 @@
+import EventLog
+
+/// A field of an event that rules match on and group by, named by its key in the log.
+public enum EventField: Hashable, Sendable, CustomStringConvertible {
+    case action, outcome, reason
+    /// `source.prefix` is taken from the event, or derived from `source.ip` (/24, /48)
+    /// when the producer wrote only the address.
+    case sourceIP, sourcePort, sourceIPHash, sourcePrefix
+    /// `source.address`: `source.ip` where the privacy mode wrote it, else `source.ip_hash`,
+    /// so one rule follows a client whether the log is `full` or `minimized`.
+    case sourceAddress
+    case sessionID, instance, listener, transport, secretName, dc
+    case bytesIn, bytesOut, duration
+    case label(String)
+
+    static let named: [String: EventField] = [
+        "event.action": .action, "event.outcome": .outcome, "event.reason": .reason,
+        "source.ip": .sourceIP, "source.port": .sourcePort, "source.ip_hash": .sourceIPHash,
+        "source.prefix": .sourcePrefix, "source.address": .sourceAddress, "session.id": .sessionID,
+        "proxy.instance": .instance, "proxy.listener": .listener, "proxy.transport": .transport,
+        "mt.secret": .secretName, "mt.dc": .dc, "network.bytes_in": .bytesIn,
+        "network.bytes_out": .bytesOut, "event.duration_ms": .duration,
+    ]
+
+    public init?(name: String) {
+        if let field = Self.named[name] {
+            self = field
+        } else if name.hasPrefix("labels."), name.count > "labels.".count {
+            self = .label(String(name.dropFirst("labels.".count)))
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        if case .label(let name) = self { return "labels.\(name)" }
+        return Self.named.first { $0.value == self }!.key
+    }
+
+    /// Fields whose values are addresses or networks: they take `cidr` conditions and
+    /// can be the target of a ban.
+    public var isAddress: Bool {
+        switch self {
+        case .sourceIP, .sourcePrefix, .sourceAddress, .sourceIPHash: true
+        default: false
+        }
+    }
+
+    var isNumeric: Bool {
+        switch self {
+        case .sourcePort, .dc, .bytesIn, .bytesOut, .duration, .label: true
+        default: false
+        }
+    }
+
+    /// The field's value as text, as it appears in the log; nil when the event lacks it.
+    public func text(of event: Event) -> String? {
+        switch self {
+        case .action: event.action.rawValue
+        case .outcome: event.outcome?.rawValue
+        case .reason: event.reason
+        case .sourceIP: event.sourceIP
+        case .sourcePort: event.sourcePort.map { String($0) }
+        case .sourceIPHash: event.sourceIPHash
+        case .sourcePrefix: event.sourcePrefix ?? event.sourceIP.flatMap { IPAddress($0)?.eventPrefix.description }
+        case .sourceAddress: event.sourceIP ?? event.sourceIPHash
+        case .sessionID: event.sessionID
+        case .instance: event.instance
+        case .listener: event.listener
+        case .transport: event.transport?.rawValue
+        case .secretName: event.secretName
+        case .dc: event.dc.map { String($0) }
+        case .bytesIn: event.bytesIn.map { String($0) }
+        case .bytesOut: event.bytesOut.map { String($0) }
+        case .duration: event.durationMilliseconds.map { String($0) }
+        case .label(let name): event.labels[name]
+        }
+    }
+
+    /// The field's value as a number, for comparisons; nil when absent or not numeric.
+    func number(of event: Event) -> Double? {
+        switch self {
+        case .sourcePort: event.sourcePort.map { Double($0) }
+        case .dc: event.dc.map { Double($0) }
+        case .bytesIn: event.bytesIn.map { Double($0) }
+        case .bytesOut: event.bytesOut.map { Double($0) }
+        case .duration: event.durationMilliseconds.map { Double($0) }
+        default: text(of: event).flatMap { Double($0) }
+        }
+    }
+}

@@ -1,0 +1,688 @@
+/// Why one line of the event log could not become an `Event`, and where.
+public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file the line came from, when the reader knows it (`-` for standard input).
+    public var file: String?
+    /// 1-based line number in its file, 0 when the caller did not say.
+    public var line: Int
+    /// The key whose value was wrong, `nil` when the line is not a JSON object at all.
+    public var field: String?
+    public var message: String
+
+    public init(file: String? = nil, line: Int, field: String?, message: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+
+    /// `file:line: field: message`, the form editors and CI annotate.
+    public var description: String {
+        var text = file.map { "\($0):\(line): " } ?? "line \(line): "
+        if let field { text += "\(field): " }
+        return text + message
+    }
+}
+
+extension Event {
+    /// Decodes one JSON line of the event log (without or with its trailing newline).
+    ///
+    /// Unknown keys are skipped so that an older auditor reads a newer producer's log;
+    /// `null` counts as absent. `@timestamp` and `event.action` are required.
+    public init(jsonLine line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) {
+        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
+        self = try scanner.decodeEvent()
+    }
+
+    public init(jsonLine line: some StringProtocol, lineNumber: Int = 0) throws(EventDecodingError) {
+        var text = String(line)
+        let result = text.withUTF8 { bytes -> Result<Event, EventDecodingError> in
+            do throws(EventDecodingError) {
+                return .success(try Event(jsonLine: bytes, lineNumber: lineNumber))
+            } catch {
+                return .failure(error)
+            }
+        }
+        self = try result.get()
+    }
+
+    public init(jsonLine line: [UInt8], lineNumber: Int = 0) throws(EventDecodingError) {
+        let result = line.withUnsafeBufferPointer { bytes -> Result<Event, EventDecodingError> in
+            do throws(EventDecodingError) {
+                return .success(try Event(jsonLine: bytes, lineNumber: lineNumber))
+            } catch {
+                return .failure(error)
+            }
+        }
+        self = try result.get()
+    }
+}
+
+/// The keys the schema knows; everything else is skipped (or kept, for `labels.*`).
+private enum EventKey: CaseIterable {
+    case timestamp, action, outcome, reason, sourceIP, sourcePort, sourceIPHash, sourcePrefix
+    case sessionID, instance, listener, transport, secretName, dc, bytesIn, bytesOut, duration
+    case message, schemaVersion
+
+    var name: String {
+        switch self {
+        case .timestamp: "@timestamp"
+        case .action: "event.action"
+        case .outcome: "event.outcome"
+        case .reason: "event.reason"
+        case .sourceIP: "source.ip"
+        case .sourcePort: "source.port"
+        case .sourceIPHash: "source.ip_hash"
+        case .sourcePrefix: "source.prefix"
+        case .sessionID: "session.id"
+        case .instance: "proxy.instance"
+        case .listener: "proxy.listener"
+        case .transport: "proxy.transport"
+        case .secretName: "mt.secret"
+        case .dc: "mt.dc"
+        case .bytesIn: "network.bytes_in"
+        case .bytesOut: "network.bytes_out"
+        case .duration: "event.duration_ms"
+        case .message: "message"
+        case .schemaVersion: "schema.version"
+        }
+    }
+
+    static let table: [(bytes: [UInt8], key: EventKey)] = allCases.map { (Array($0.name.utf8), $0) }
+    static let labelPrefix: [UInt8] = Array("labels.".utf8)
+}
+
+/// A single forward pass over the bytes of one line: no intermediate JSON tree, no
+/// Foundation, one `String` allocated per kept value. This is the auditor's hot path.
+private struct EventLineScanner {
+    var bytes: UnsafeBufferPointer<UInt8>
+    let lineNumber: Int
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, lineNumber: Int) {
+        self.bytes = bytes
+        self.lineNumber = lineNumber
+    }
+
+    private static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    private static let maximumNesting = 64
+
+    func failure(_ field: String?, _ message: String) -> EventDecodingError {
+        EventDecodingError(line: lineNumber, field: field, message: message)
+    }
+
+    mutating func decodeEvent() throws(EventDecodingError) -> Event {
+        var end = bytes.count
+        while end > 0, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
+        guard end > 0 else { throw failure(nil, "empty line") }
+        guard end <= Event.maximumLineBytes else {
+            throw failure(nil, "line of \(end) bytes is over the \(Event.maximumLineBytes)-byte limit")
+        }
+        bytes = UnsafeBufferPointer(rebasing: bytes[..<end])
+        var event = Event(timestampMilliseconds: 0, action: "")
+        var sawTimestamp = false, sawAction = false
+
+        skipWhitespace()
+        guard index < end, bytes[index] == UInt8(ascii: "{") else {
+            throw failure(nil, "not a JSON object (expected '{' at column \(index + 1))")
+        }
+        index += 1
+        skipWhitespace()
+        if index < end, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard index < end, bytes[index] == Self.quote else {
+                    throw failure(nil, "expected a quoted key at column \(index + 1)")
+                }
+                let key = try scanKey()
+                skipWhitespace()
+                guard index < end, bytes[index] == UInt8(ascii: ":") else {
+                    throw failure(key.text, "expected ':' after the key at column \(index + 1)")
+                }
+                index += 1
+                skipWhitespace()
+                guard index < end else { throw failure(key.text, "line ends before the value") }
+                try decodeValue(for: key, into: &event, sawTimestamp: &sawTimestamp, sawAction: &sawAction)
+                skipWhitespace()
+                guard index < end else { throw failure(nil, "line ends inside the object (missing '}')") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "}") else {
+                    throw failure(key.text, "expected ',' or '}' after the value at column \(index + 1)")
+                }
+                index += 1
+                break
+            }
+        }
+        skipWhitespace()
+        guard index == end else { throw failure(nil, "unexpected text after the object at column \(index + 1)") }
+        guard sawTimestamp else { throw failure(EventKey.timestamp.name, "missing") }
+        guard sawAction else { throw failure(EventKey.action.name, "missing") }
+        return event
+    }
+
+    // MARK: Keys
+
+    private enum ScannedKey {
+        case known(EventKey)
+        case label(String)
+        case unknown(String)
+
+        var text: String {
+            switch self {
+            case .known(let key): key.name
+            case .label(let name): "labels.\(name)"
+            case .unknown(let name): name
+            }
+        }
+    }
+
+    private mutating func scanKey() throws(EventDecodingError) -> ScannedKey {
+        let start = index + 1
+        if let end = plainStringEnd(from: start) {
+            index = end + 1
+            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            for entry in EventKey.table where entry.bytes.count == raw.count {
+                if entry.bytes.withUnsafeBufferPointer({ memoryEqual($0, raw) }) { return .known(entry.key) }
+            }
+            let text = try makeString(raw, field: nil)
+            return classify(text)
+        }
+        let text = try scanEscapedString(field: nil)
+        if let known = EventKey.allCases.first(where: { $0.name == text }) { return .known(known) }
+        return classify(text)
+    }
+
+    private func classify(_ text: String) -> ScannedKey {
+        if text.utf8.starts(with: EventKey.labelPrefix), text.utf8.count > EventKey.labelPrefix.count {
+            return .label(String(text.dropFirst(EventKey.labelPrefix.count)))
+        }
+        return .unknown(text)
+    }
+
+    // MARK: Values
+
+    private mutating func decodeValue(
+        for key: ScannedKey, into event: inout Event, sawTimestamp: inout Bool, sawAction: inout Bool
+    ) throws(EventDecodingError) {
+        let field: EventKey
+        switch key {
+        case .unknown:
+            try skipValue(field: key.text)
+            return
+        case .label(let name):
+            if let text = try scanScalarAsText(field: key.text) { event.labels[name] = text }
+            return
+        case .known(let known):
+            field = known
+        }
+        if scanNull() {
+            switch field {
+            case .timestamp, .action: throw failure(field.name, "must not be null")
+            default: clear(field, in: &event)
+            }
+            return
+        }
+        switch field {
+        case .timestamp:
+            let (start, end) = try scanPlainStringBounds(field: field)
+            event.timestampMilliseconds = try parseTimestamp(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+            sawTimestamp = true
+        case .action:
+            let text = try scanString(field: field)
+            guard !text.isEmpty else { throw failure(field.name, "must not be empty") }
+            event.action = EventAction(rawValue: text)
+            sawAction = true
+        case .outcome:
+            let text = try scanString(field: field)
+            guard let outcome = EventOutcome(rawValue: text) else {
+                throw failure(field.name, "\"\(Self.printable(text))\" is not one of success, failure")
+            }
+            event.outcome = outcome
+        case .transport:
+            let text = try scanString(field: field)
+            guard let transport = ProxyTransport(rawValue: text) else {
+                throw failure(field.name, "\"\(Self.printable(text))\" is not one of classic, secure, faketls")
+            }
+            event.transport = transport
+        case .reason: event.reason = try scanString(field: field)
+        case .sourceIP: event.sourceIP = try scanString(field: field)
+        case .sourceIPHash: event.sourceIPHash = try scanString(field: field)
+        case .sourcePrefix: event.sourcePrefix = try scanString(field: field)
+        case .sessionID: event.sessionID = try scanString(field: field)
+        case .instance: event.instance = try scanString(field: field)
+        case .listener: event.listener = try scanString(field: field)
+        case .secretName: event.secretName = try scanString(field: field)
+        case .message: event.message = try scanString(field: field)
+        case .sourcePort:
+            let port = try scanInteger(field: field)
+            guard (0...65535).contains(port) else { throw failure(field.name, "\(port) is not a port (0...65535)") }
+            event.sourcePort = Int(port)
+        case .dc:
+            let dc = try scanInteger(field: field)
+            guard (-1000...1000).contains(dc) else { throw failure(field.name, "\(dc) is not a DC index") }
+            event.dc = Int(dc)
+        case .bytesIn: event.bytesIn = try scanCount(field: field)
+        case .bytesOut: event.bytesOut = try scanCount(field: field)
+        case .duration: event.durationMilliseconds = try scanCount(field: field)
+        case .schemaVersion:
+            let version = try scanInteger(field: field)
+            guard version >= 1 else { throw failure(field.name, "\(version) is not a schema version") }
+        }
+    }
+
+    private func clear(_ field: EventKey, in event: inout Event) {
+        switch field {
+        case .timestamp, .action, .schemaVersion: break
+        case .outcome: event.outcome = nil
+        case .reason: event.reason = nil
+        case .sourceIP: event.sourceIP = nil
+        case .sourcePort: event.sourcePort = nil
+        case .sourceIPHash: event.sourceIPHash = nil
+        case .sourcePrefix: event.sourcePrefix = nil
+        case .sessionID: event.sessionID = nil
+        case .instance: event.instance = nil
+        case .listener: event.listener = nil
+        case .transport: event.transport = nil
+        case .secretName: event.secretName = nil
+        case .dc: event.dc = nil
+        case .bytesIn: event.bytesIn = nil
+        case .bytesOut: event.bytesOut = nil
+        case .duration: event.durationMilliseconds = nil
+        case .message: event.message = nil
+        }
+    }
+
+    private mutating func scanNull() -> Bool {
+        guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+              bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l") else { return false }
+        index += 4
+        return true
+    }
+
+    private mutating func scanString(field: EventKey) throws(EventDecodingError) -> String {
+        guard index < bytes.count, bytes[index] == Self.quote else {
+            throw failure(field.name, "must be a string")
+        }
+        let start = index + 1
+        if let end = plainStringEnd(from: start) {
+            index = end + 1
+            return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field.name)
+        }
+        return try scanEscapedString(field: field.name)
+    }
+
+    /// A string value that must not need unescaping (the timestamp).
+    private mutating func scanPlainStringBounds(field: EventKey) throws(EventDecodingError) -> (Int, Int) {
+        guard index < bytes.count, bytes[index] == Self.quote else { throw failure(field.name, "must be a string") }
+        let start = index + 1
+        guard let end = plainStringEnd(from: start) else {
+            throw failure(field.name, "is not an RFC 3339 timestamp")
+        }
+        index = end + 1
+        return (start, end)
+    }
+
+    /// Where the closing quote is when the string holds no escape and no control byte;
+    /// `nil` sends the caller to the slow path, which also reports the errors.
+    private func plainStringEnd(from start: Int) -> Int? {
+        var cursor = start
+        while cursor < bytes.count {
+            let byte = bytes[cursor]
+            if byte == Self.quote { return cursor }
+            if byte == Self.backslash || byte < 0x20 { return nil }
+            cursor += 1
+        }
+        return nil
+    }
+
+    private func makeString(_ raw: UnsafeBufferPointer<UInt8>, field: String?) throws(EventDecodingError) -> String {
+        var ascii = true
+        for byte in raw where byte >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: raw, as: UTF8.self) }
+        guard let text = String(validating: raw, as: UTF8.self) else {
+            throw failure(field, "is not valid UTF-8")
+        }
+        return text
+    }
+
+    private mutating func scanEscapedString(field: String?) throws(EventDecodingError) -> String {
+        index += 1
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        while true {
+            guard index < bytes.count else { throw failure(field, "unterminated string") }
+            let byte = bytes[index]
+            if byte == Self.quote {
+                index += 1
+                break
+            }
+            if byte < 0x20 { throw failure(field, "control character in a string (must be escaped)") }
+            if byte != Self.backslash {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 1 < bytes.count else { throw failure(field, "unterminated escape") }
+            let escaped = bytes[index + 1]
+            index += 2
+            switch escaped {
+            case UInt8(ascii: "\""): out.append(Self.quote)
+            case UInt8(ascii: "\\"): out.append(Self.backslash)
+            case UInt8(ascii: "/"): out.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try scanHex4(field: field)
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 1 < bytes.count, bytes[index] == Self.backslash, bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw failure(field, "unpaired UTF-16 surrogate in \\u escape")
+                    }
+                    index += 2
+                    let low = try scanHex4(field: field)
+                    guard (0xDC00...0xDFFF).contains(low) else { throw failure(field, "unpaired UTF-16 surrogate in \\u escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw failure(field, "unpaired UTF-16 surrogate in \\u escape")
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw failure(field, "invalid \\u escape") }
+                out.append(contentsOf: String(Character(unicode)).utf8)
+            default:
+                throw failure(field, "invalid escape '\\\(Self.printable(String(decoding: [escaped], as: UTF8.self)))'")
+            }
+        }
+        guard let text = String(validating: out, as: UTF8.self) else { throw failure(field, "is not valid UTF-8") }
+        return text
+    }
+
+    private mutating func scanHex4(field: String?) throws(EventDecodingError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw failure(field, "truncated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw failure(field, "invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    /// A JSON number's bounds, checked against the grammar.
+    private mutating func scanNumberBounds(field: String) throws(EventDecodingError) -> (start: Int, end: Int, integral: Bool) {
+        let start = index
+        var integral = true
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digitsStart = index
+        while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
+        guard index > digitsStart else { throw failure(field, "must be a number") }
+        if index - digitsStart > 1, bytes[digitsStart] == UInt8(ascii: "0") {
+            throw failure(field, "number with a leading zero")
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            integral = false
+            index += 1
+            let fractionStart = index
+            while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
+            guard index > fractionStart else { throw failure(field, "number without digits after '.'") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let exponentStart = index
+            while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
+            guard index > exponentStart else { throw failure(field, "number without digits in its exponent") }
+        }
+        return (start, index, integral)
+    }
+
+    private mutating func scanInteger(field: EventKey) throws(EventDecodingError) -> Int64 {
+        let (start, end, integral) = try scanNumberBounds(field: field.name)
+        guard integral else { throw failure(field.name, "must be an integer") }
+        var cursor = start
+        let negative = bytes[cursor] == UInt8(ascii: "-")
+        if negative { cursor += 1 }
+        guard end - cursor <= 18 else { throw failure(field.name, "integer out of range") }
+        var value: Int64 = 0
+        while cursor < end {
+            value = value * 10 + Int64(bytes[cursor] - UInt8(ascii: "0"))
+            cursor += 1
+        }
+        return negative ? -value : value
+    }
+
+    private mutating func scanCount(field: EventKey) throws(EventDecodingError) -> UInt64 {
+        let value = try scanInteger(field: field)
+        guard value >= 0 else { throw failure(field.name, "must not be negative") }
+        return UInt64(value)
+    }
+
+    /// A `labels.*` value: strings as they are, numbers and booleans as their JSON text.
+    private mutating func scanScalarAsText(field: String) throws(EventDecodingError) -> String? {
+        guard index < bytes.count else { throw failure(field, "line ends before the value") }
+        switch bytes[index] {
+        case Self.quote:
+            let start = index + 1
+            if let end = plainStringEnd(from: start) {
+                index = end + 1
+                return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field)
+            }
+            return try scanEscapedString(field: field)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let (start, end, _) = try scanNumberBounds(field: field)
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"):
+            if try scanLiteral(field: field) { return "true" }
+            return "false"
+        case UInt8(ascii: "n"):
+            if scanNull() { return nil }
+            throw failure(field, "invalid literal")
+        default:
+            throw failure(field, "must be a string, number or boolean")
+        }
+    }
+
+    private mutating func scanLiteral(field: String) throws(EventDecodingError) -> Bool {
+        func matches(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            let pointer = word.utf8Start
+            for offset in 0..<count where bytes[index + offset] != pointer[offset] { return false }
+            return true
+        }
+        if matches("true") { index += 4; return true }
+        if matches("false") { index += 5; return false }
+        throw failure(field, "invalid literal")
+    }
+
+    /// Skips the value of an unknown key, nested or not, checking it is well formed.
+    private mutating func skipValue(field: String) throws(EventDecodingError) {
+        // Iterative rather than recursive so that deep nesting cannot exhaust the stack;
+        // bit n of `objects` says whether the container at depth n+1 is an object.
+        var depth = 0
+        var objects: UInt64 = 0
+        var expectingValue = true
+        while true {
+            skipWhitespace()
+            guard index < bytes.count else { throw failure(field, "line ends inside the value") }
+            let byte = bytes[index]
+            if expectingValue {
+                switch byte {
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    guard depth < Self.maximumNesting else { throw failure(field, "nested deeper than \(Self.maximumNesting)") }
+                    let isObject = byte == UInt8(ascii: "{")
+                    if isObject { objects |= 1 << UInt64(depth) } else { objects &= ~(1 << UInt64(depth)) }
+                    depth += 1
+                    index += 1
+                    skipWhitespace()
+                    if index < bytes.count, bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        index += 1
+                        depth -= 1
+                        expectingValue = false
+                        if depth == 0 { return }
+                    } else if isObject {
+                        try skipMemberKey(field: field)
+                    }
+                    continue
+                case Self.quote:
+                    try skipString(field: field)
+                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    _ = try scanNumberBounds(field: field)
+                case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                    _ = try scanLiteral(field: field)
+                case UInt8(ascii: "n"):
+                    guard scanNull() else { throw failure(field, "invalid literal") }
+                default:
+                    throw failure(field, "invalid value at column \(index + 1)")
+                }
+                expectingValue = false
+                if depth == 0 { return }
+                continue
+            }
+            let inObject = objects & (1 << UInt64(depth - 1)) != 0
+            switch byte {
+            case UInt8(ascii: ","):
+                index += 1
+                expectingValue = true
+                if inObject { try skipMemberKey(field: field) }
+            case UInt8(ascii: "}") where inObject, UInt8(ascii: "]") where !inObject:
+                index += 1
+                depth -= 1
+                if depth == 0 { return }
+            default:
+                throw failure(field, "expected ',' or a closing bracket at column \(index + 1)")
+            }
+        }
+    }
+
+    private mutating func skipMemberKey(field: String) throws(EventDecodingError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == Self.quote else { throw failure(field, "expected a quoted key at column \(index + 1)") }
+        try skipString(field: field)
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure(field, "expected ':' at column \(index + 1)") }
+        index += 1
+    }
+
+    private mutating func skipString(field: String) throws(EventDecodingError) {
+        let start = index + 1
+        if let end = plainStringEnd(from: start) {
+            _ = try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field)
+            index = end + 1
+        } else {
+            _ = try scanEscapedString(field: field)
+        }
+    }
+
+    // MARK: Timestamps
+
+    /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, to milliseconds since the epoch.
+    private func parseTimestamp(_ text: UnsafeBufferPointer<UInt8>) throws(EventDecodingError) -> Int64 {
+        let field = EventKey.timestamp.name
+        func bad() -> EventDecodingError {
+            failure(field, "\"\(Self.printable(String(decoding: text, as: UTF8.self)))\" is not an RFC 3339 timestamp (2026-01-31T12:00:00.000Z)")
+        }
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= text.count else { return nil }
+            var value = 0
+            for offset in 0..<count {
+                let byte = text[at + offset]
+                guard Self.isDigit(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        func byte(_ at: Int) -> UInt8? { at < text.count ? text[at] : nil }
+        guard let year = digits(0, 4), byte(4) == UInt8(ascii: "-"), let month = digits(5, 2), byte(7) == UInt8(ascii: "-"),
+              let day = digits(8, 2), let separator = byte(10),
+              separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || separator == UInt8(ascii: " "),
+              let hour = digits(11, 2), byte(13) == UInt8(ascii: ":"), let minute = digits(14, 2),
+              byte(16) == UInt8(ascii: ":"), let second = digits(17, 2) else { throw bad() }
+        guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
+              hour < 24, minute < 60, second <= 60 else { throw bad() }
+        var cursor = 19
+        var milliseconds = 0
+        if byte(cursor) == UInt8(ascii: ".") {
+            cursor += 1
+            let fractionStart = cursor
+            var scale = 100
+            while let next = byte(cursor), Self.isDigit(next) {
+                milliseconds += Int(next - UInt8(ascii: "0")) * scale
+                scale /= 10
+                cursor += 1
+            }
+            guard cursor > fractionStart, cursor - fractionStart <= 9 else { throw bad() }
+        }
+        var offsetMinutes = 0
+        switch byte(cursor) {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            cursor += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            let sign = byte(cursor) == UInt8(ascii: "-") ? -1 : 1
+            guard let offsetHours = digits(cursor + 1, 2), byte(cursor + 3) == UInt8(ascii: ":"),
+                  let offsetMinute = digits(cursor + 4, 2), offsetHours < 24, offsetMinute < 60 else { throw bad() }
+            offsetMinutes = sign * (offsetHours * 60 + offsetMinute)
+            cursor += 6
+        default:
+            throw bad()
+        }
+        guard cursor == text.count else { throw bad() }
+        let days = Self.daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(milliseconds)
+    }
+
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    // MARK: Bytes
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+    /// Text quoted back in an error message: bounded and free of control characters.
+    static func printable(_ text: String) -> String {
+        let clipped = text.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }
+        return String(clipped) + (text.unicodeScalars.count > 64 ? "…" : "")
+    }
+}
+
+private func memoryEqual(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    for offset in 0..<lhs.count where lhs[offset] != rhs[offset] { return false }
+    return true
+}

@@ -1,0 +1,396 @@
+extension Event {
+    /// The event as one JSON line, newline included, never longer than
+    /// `maximumLineBytes`. Keys come in a fixed order (`docs/EVENTS.md`); when the
+    /// line would be too long, free-text values are shortened (ending in `…`), never
+    /// keys or numbers.
+    public func jsonLine() -> [UInt8] {
+        var line: [UInt8] = []
+        appendJSONLine(to: &line)
+        return line
+    }
+
+    /// Appends `jsonLine()` to `buffer`, so a writer can encode a batch into one buffer.
+    public func appendJSONLine(to buffer: inout [UInt8]) {
+        var fields = encodedFields()
+        var structureBytes = EncodedField.lineOverhead(of: fields)
+        var textBytes = fields.reduce(0) { $0 + $1.textBytes }
+        if structureBytes + textBytes <= Event.maximumLineBytes {
+            EncodedField.write(fields, to: &buffer)
+            return
+        }
+        // Labels are the only structure a producer can grow; keep the line a line.
+        while structureBytes > Event.maximumLineBytes - EncodedField.minimumTextBudget,
+              let index = fields.lastIndex(where: \.isLabel) {
+            fields.remove(at: index)
+            structureBytes = EncodedField.lineOverhead(of: fields)
+        }
+        textBytes = fields.reduce(0) { $0 + $1.textBytes }
+        if structureBytes + textBytes > Event.maximumLineBytes {
+            EncodedField.shareTextBudget(Event.maximumLineBytes - structureBytes, among: &fields)
+        }
+        EncodedField.write(fields, to: &buffer)
+    }
+
+    private func encodedFields() -> [EncodedField] {
+        var fields: [EncodedField] = []
+        fields.reserveCapacity(20 + labels.count)
+        fields.append(.timestamp(timestampMilliseconds))
+        fields.append(.text(.action, action.rawValue))
+        if let outcome { fields.append(.text(.outcome, outcome.rawValue)) }
+        if let reason { fields.append(.text(.reason, reason)) }
+        if let sourceIP { fields.append(.text(.sourceIP, sourceIP)) }
+        if let sourcePort { fields.append(.signed(.sourcePort, Int64(sourcePort))) }
+        if let sourceIPHash { fields.append(.text(.sourceIPHash, sourceIPHash)) }
+        if let sourcePrefix { fields.append(.text(.sourcePrefix, sourcePrefix)) }
+        if let sessionID { fields.append(.text(.sessionID, sessionID)) }
+        if let instance { fields.append(.text(.instance, instance)) }
+        if let listener { fields.append(.text(.listener, listener)) }
+        if let transport { fields.append(.text(.transport, transport.rawValue)) }
+        if let secretName { fields.append(.text(.secretName, secretName)) }
+        if let dc { fields.append(.signed(.dc, Int64(dc))) }
+        if let bytesIn { fields.append(.unsigned(.bytesIn, bytesIn)) }
+        if let bytesOut { fields.append(.unsigned(.bytesOut, bytesOut)) }
+        if let durationMilliseconds { fields.append(.unsigned(.duration, durationMilliseconds)) }
+        if let message { fields.append(.text(.message, message)) }
+        for name in labels.keys.sorted() {
+            fields.append(.label(name: name, value: labels[name]!))
+        }
+        fields.append(.signed(.schemaVersion, Int64(Event.schemaVersion)))
+        return fields
+    }
+}
+
+/// The key of every fixed field, exactly as written, in line order.
+private enum LineKey: String {
+    case timestamp = "@timestamp"
+    case action = "event.action"
+    case outcome = "event.outcome"
+    case reason = "event.reason"
+    case sourceIP = "source.ip"
+    case sourcePort = "source.port"
+    case sourceIPHash = "source.ip_hash"
+    case sourcePrefix = "source.prefix"
+    case sessionID = "session.id"
+    case instance = "proxy.instance"
+    case listener = "proxy.listener"
+    case transport = "proxy.transport"
+    case secretName = "mt.secret"
+    case dc = "mt.dc"
+    case bytesIn = "network.bytes_in"
+    case bytesOut = "network.bytes_out"
+    case duration = "event.duration_ms"
+    case message = "message"
+    case schemaVersion = "schema.version"
+
+    /// Prefix of the free-form keys in `Event.labels`.
+    static let labelPrefix = "labels."
+}
+
+private struct EncodedField {
+    enum Value {
+        case timestamp(Int64)
+        case signed(Int64)
+        case unsigned(UInt64)
+        /// Free text, with the escaped byte count it may use (nil: all of it).
+        case text(String, budget: Int?)
+    }
+
+    enum Key {
+        case fixed(LineKey)
+        /// `labels.` and the name, escaped when written.
+        case label(String)
+    }
+
+    var key: Key
+    var value: Value
+    var isLabel: Bool { if case .label = key { true } else { false } }
+
+    /// Bytes of the key between its quotes.
+    var keyBytes: Int {
+        switch key {
+        case .fixed(let key): key.rawValue.utf8.count
+        case .label(let name): LineKey.labelPrefix.utf8.count + JSONText.escapedLength(name)
+        }
+    }
+
+    static func timestamp(_ milliseconds: Int64) -> EncodedField {
+        EncodedField(key: .fixed(.timestamp), value: .timestamp(milliseconds))
+    }
+
+    static func text(_ key: LineKey, _ text: String) -> EncodedField {
+        EncodedField(key: .fixed(key), value: .text(text, budget: nil))
+    }
+
+    static func signed(_ key: LineKey, _ number: Int64) -> EncodedField {
+        EncodedField(key: .fixed(key), value: .signed(number))
+    }
+
+    static func unsigned(_ key: LineKey, _ number: UInt64) -> EncodedField {
+        EncodedField(key: .fixed(key), value: .unsigned(number))
+    }
+
+    static func label(name: String, value: String) -> EncodedField {
+        EncodedField(key: .label(name), value: .text(value, budget: nil))
+    }
+
+    /// Room kept for free text when labels have to go.
+    static let minimumTextBudget = 512
+    private static let ellipsis: [UInt8] = Array("…".utf8)
+
+    /// Bytes of everything but the free text: braces, commas, keys, quotes, numbers, newline.
+    static func lineOverhead(of fields: [EncodedField]) -> Int {
+        var total = 3 + max(0, fields.count - 1)
+        for field in fields {
+            total += field.keyBytes + 3
+            switch field.value {
+            case .timestamp: total += 2 + JSONText.timestampLength
+            case .signed(let number): total += JSONText.decimalLength(number)
+            case .unsigned(let number): total += JSONText.decimalLength(number)
+            case .text: total += 2
+            }
+        }
+        return total
+    }
+
+    /// Escaped bytes of the free text this field will write.
+    var textBytes: Int {
+        guard case .text(let text, let budget) = value else { return 0 }
+        return budget ?? JSONText.escapedLength(text)
+    }
+
+    /// Water-filling: short values keep all their bytes, the long ones share the rest equally.
+    static func shareTextBudget(_ budget: Int, among fields: inout [EncodedField]) {
+        let texts = fields.indices
+            .filter { if case .text = fields[$0].value { true } else { false } }
+            .sorted { fields[$0].textBytes < fields[$1].textBytes }
+        var remaining = max(0, budget)
+        for (position, index) in texts.enumerated() {
+            guard case .text(let text, _) = fields[index].value else { continue }
+            let share = remaining / (texts.count - position)
+            let needed = fields[index].textBytes
+            let granted = min(needed, share)
+            remaining -= granted
+            if granted < needed {
+                fields[index].value = .text(text, budget: granted)
+            }
+        }
+    }
+
+    static func write(_ fields: [EncodedField], to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "{"))
+        for (position, field) in fields.enumerated() {
+            if position > 0 { buffer.append(UInt8(ascii: ",")) }
+            buffer.append(UInt8(ascii: "\""))
+            switch field.key {
+            case .fixed(let key):
+                buffer.append(contentsOf: key.rawValue.utf8)
+            case .label(let name):
+                buffer.append(contentsOf: LineKey.labelPrefix.utf8)
+                JSONText.appendEscaped(name, to: &buffer)
+            }
+            buffer.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            switch field.value {
+            case .timestamp(let milliseconds):
+                buffer.append(UInt8(ascii: "\""))
+                JSONText.appendTimestamp(milliseconds, to: &buffer)
+                buffer.append(UInt8(ascii: "\""))
+            case .signed(let number):
+                JSONText.appendDecimal(number, to: &buffer)
+            case .unsigned(let number):
+                JSONText.appendDecimal(number, to: &buffer)
+            case .text(let text, let budget):
+                buffer.append(UInt8(ascii: "\""))
+                if let budget {
+                    if budget >= ellipsis.count {
+                        JSONText.appendEscaped(text, limit: budget - ellipsis.count, to: &buffer)
+                        buffer.append(contentsOf: ellipsis)
+                    } else {
+                        JSONText.appendEscaped(text, limit: budget, to: &buffer)
+                    }
+                } else {
+                    JSONText.appendEscaped(text, to: &buffer)
+                }
+                buffer.append(UInt8(ascii: "\""))
+            }
+        }
+        buffer.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
+    }
+}
+
+/// JSON text primitives for the event line (RFC 8259 strings, RFC 3339 timestamps).
+enum JSONText {
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Bytes `byte` takes inside a JSON string.
+    @inline(__always)
+    private static func escapedWidth(_ byte: UInt8) -> Int {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: 2
+        case 0x00..<0x20, 0x7F: 6
+        default: 1
+        }
+    }
+
+    @inline(__always)
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F
+    }
+
+    static func escapedLength(_ text: String) -> Int {
+        var text = text
+        return text.withUTF8 { bytes in
+            var total = 0
+            for byte in bytes { total += escapedWidth(byte) }
+            return total
+        }
+    }
+
+    static func appendEscaped(_ text: String, to buffer: inout [UInt8]) {
+        appendEscaped(text, limit: Int.max, to: &buffer)
+    }
+
+    /// Escapes `text` into `buffer`, stopping before the first character whose escaped
+    /// bytes would pass `limit`, so a cut never splits a character or an escape.
+    /// Swift strings are valid UTF-8 by construction (bad input was already replaced
+    /// by U+FFFD when the string was made), so bytes ≥ 0x80 pass through unchanged.
+    static func appendEscaped(_ text: String, limit: Int, to buffer: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { bytes in
+            // Hot path: most values need no escaping and fit, so they are copied whole.
+            if bytes.count <= limit, !bytes.contains(where: needsEscaping) {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            var used = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte < 0x80 {
+                    let width = escapedWidth(byte)
+                    guard used + width <= limit else { return }
+                    appendEscapedASCII(byte, to: &buffer)
+                    used += width
+                    index += 1
+                } else {
+                    let width = scalarLength(leadingByte: byte)
+                    let end = min(index + width, bytes.count)
+                    guard used + (end - index) <= limit else { return }
+                    buffer.append(contentsOf: bytes[index..<end])
+                    used += end - index
+                    index = end
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func appendEscapedASCII(_ byte: UInt8, to buffer: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.append(contentsOf: [0x5C, UInt8(ascii: "\"")])
+        case UInt8(ascii: "\\"): buffer.append(contentsOf: [0x5C, 0x5C])
+        case 0x08: buffer.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+        case 0x09: buffer.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case 0x0A: buffer.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0C: buffer.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+        case 0x0D: buffer.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x00..<0x20, 0x7F:
+            buffer.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                       hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+        default: buffer.append(byte)
+        }
+    }
+
+    private static func scalarLength(leadingByte byte: UInt8) -> Int {
+        switch byte {
+        case 0xF0...: 4
+        case 0xE0...: 3
+        case 0xC0...: 2
+        default: 1
+        }
+    }
+
+    static func decimalLength(_ number: Int64) -> Int {
+        number < 0 ? 1 + decimalLength(number.magnitude) : decimalLength(UInt64(number))
+    }
+
+    static func decimalLength(_ number: UInt64) -> Int {
+        var length = 1
+        var rest = number / 10
+        while rest > 0 { length += 1; rest /= 10 }
+        return length
+    }
+
+    static func appendDecimal(_ number: Int64, to buffer: inout [UInt8]) {
+        if number < 0 { buffer.append(UInt8(ascii: "-")) }
+        appendDecimal(number.magnitude, to: &buffer)
+    }
+
+    static func appendDecimal(_ number: UInt64, to buffer: inout [UInt8]) {
+        let start = buffer.count
+        var rest = number
+        repeat {
+            buffer.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        buffer[start...].reverse()
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
+    static let timestampLength = 24
+    /// Years 0000…9999: what RFC 3339 can write.
+    private static let earliestMilliseconds: Int64 = -62_167_219_200_000
+    private static let latestMilliseconds: Int64 = 253_402_300_799_999
+
+    static func appendTimestamp(_ milliseconds: Int64, to buffer: inout [UInt8]) {
+        let clamped = min(max(milliseconds, earliestMilliseconds), latestMilliseconds)
+        let (days, millisecondOfDay) = floorDivision(clamped, 86_400_000)
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let secondOfDay = millisecondOfDay / 1000
+        appendPadded(year, width: 4, to: &buffer)
+        buffer.append(UInt8(ascii: "-"))
+        appendPadded(month, width: 2, to: &buffer)
+        buffer.append(UInt8(ascii: "-"))
+        appendPadded(day, width: 2, to: &buffer)
+        buffer.append(UInt8(ascii: "T"))
+        appendPadded(secondOfDay / 3600, width: 2, to: &buffer)
+        buffer.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay / 60 % 60, width: 2, to: &buffer)
+        buffer.append(UInt8(ascii: ":"))
+        appendPadded(secondOfDay % 60, width: 2, to: &buffer)
+        buffer.append(UInt8(ascii: "."))
+        appendPadded(millisecondOfDay % 1000, width: 3, to: &buffer)
+        buffer.append(UInt8(ascii: "Z"))
+    }
+
+    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+        let quotient = value / divisor
+        let remainder = value % divisor
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
+    }
+
+    /// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count.
+    private static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = daysSinceEpoch + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day)
+    }
+
+    private static func appendPadded(_ value: Int64, width: Int, to buffer: inout [UInt8]) {
+        var digits = width
+        var divisor: Int64 = 1
+        while digits > 1 { divisor *= 10; digits -= 1 }
+        var rest = value
+        while divisor > 0 {
+            buffer.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import ConfigFile
+import EventLog
+
+/// Strict decoding of `mtproxy` YAML (DESIGN.md "Command lines and configuration";
+/// every key is documented in `deploy/mtproxy.example.yaml`). Unknown keys are errors,
+/// and every error names `file:line: key.path`.
+extension ProxyConfiguration {
+    static let keys: Set<String> = [
+        "instance", "listen", "secrets", "transports", "fronting", "telegram", "limits",
+        "blocklist", "events", "stats", "user", "allow_root", "public_host", "public_port",
+    ]
+
+    /// Loads and validates the file at `path`; throws the first problem in file order.
+    public static func load(path: String) throws(ConfigError) -> ProxyConfiguration {
+        let (configuration, errors) = decode(try ConfigDocument.load(path: path))
+        try errors.throwFirst()
+        return configuration
+    }
+
+    /// Decodes YAML text, naming `file` in errors; throws the first problem in file order.
+    public static func decode(yaml: String, file: String) throws(ConfigError) -> ProxyConfiguration {
+        let (configuration, errors) = decode(try ConfigDocument.parse(yaml: yaml, file: file))
+        try errors.throwFirst()
+        return configuration
+    }
+
+    /// Every problem of the file at `path`, in file order; empty when it is valid.
+    public static func problems(path: String) -> [ConfigError] {
+        do throws(ConfigError) {
+            return decode(try ConfigDocument.load(path: path)).errors.sorted
+        } catch {
+            return [error]
+        }
+    }
+
+    /// Decodes as much as possible, collecting independent problems.
+    static func decode(_ root: ConfigValue) -> (configuration: ProxyConfiguration, errors: ConfigErrors) {
+        var configuration = ProxyConfiguration()
+        var errors = ConfigErrors()
+        let mapping: ConfigMapping
+        do {
+            mapping = try root.mapping(keys: keys)
+        } catch {
+            errors.append(error)
+            return (configuration, errors)
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.decode("instance", into: &configuration.instance) { v throws(ConfigError) in try name(v) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.decode("listen", into: &configuration.listen) { v throws(ConfigError) in try listenAddresses(v) }
+        }
+        errors.collect { () throws(ConfigError) in
+            configuration.secrets = try secrets(mapping.required("secrets"))
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.decode("transports", into: &configuration.transports) { v throws(ConfigError) in try transports(v) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("fronting") { v throws(ConfigError) in try fronting(v, into: &configuration.fronting) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("telegram") { v throws(ConfigError) in try telegram(v, into: &configuration.telegram) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("limits") { v throws(ConfigError) in try limits(v, into: &configuration.limits) }
+        }
+        errors.collect { () throws(ConfigError) in
+            configuration.blocklistPath = try mapping.optional("blocklist") { v throws(ConfigError) in try v.string() }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("events") { v throws(ConfigError) in try events(v, into: &configuration.events) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("stats") { v throws(ConfigError) in try stats(v, into: &configuration.stats) }
+        }
+        errors.collect { () throws(ConfigError) in
+            configuration.user = try mapping.optional("user") { v throws(ConfigError) in try userName(v) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.decode("allow_root", into: &configuration.allowRoot) { v throws(ConfigError) in try v.bool() }
+        }
+        errors.collect { () throws(ConfigError) in
+            configuration.publicHost = try mapping.optional("public_host") { v throws(ConfigError) in try publicHost(v) }
+        }
+        errors.collect { () throws(ConfigError) in
+            configuration.publicPort = try mapping.optional("public_port") { v throws(ConfigError) in try v.int(in: 1...65_535) }
+        }
+        if configuration.fronting.host == nil {
+            configuration.fronting.host = configuration.secrets.first { $0.form == .faketls }?.domain
+        }
+        errors.collect { () throws(ConfigError) in
+            try checkSecretsMatchTransports(configuration, mapping: mapping)
+        }
+        return (configuration, errors)
+    }
+
+    // MARK: Sections
+
+    private static func name(_ value: ConfigValue) throws(ConfigError) -> String {
+        try value.string(expected: "a name of 1 to 64 letters, digits, '.', '_' or '-'") { text in
+            (1...64).contains(text.utf8.count) && text.utf8.allSatisfy(isNameByte)
+        }
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+
+    private static func address(_ value: ConfigValue, allowName: Bool, allowAnyPort: Bool = false) throws(ConfigError) -> HostAndPort {
+        let text = try value.scalarText(expected: "host:port")
+        switch HostAndPort.parse(text, allowName: allowName, allowAnyPort: allowAnyPort) {
+        case .success(let parsed): return parsed
+        case .failure(let problem): throw value.error("expected \(problem), found \(ConfigText.quoted(text))")
+        }
+    }
+
+    private static func listenAddresses(_ value: ConfigValue) throws(ConfigError) -> [String] {
+        var seen: [HostAndPort: Int] = [:]
+        var result: [String] = []
+        for element in try value.list() {
+            let parsed = try address(element, allowName: false, allowAnyPort: true)
+            if parsed.port != 0, let line = seen[parsed] {
+                throw element.error("\(parsed) is already listed at line \(line)")
+            }
+            seen[parsed] = element.line
+            result.append(parsed.description)
+        }
+        if result.isEmpty { throw value.error("expected at least one address to listen on") }
+        return result
+    }
+
+    private static func secrets(_ value: ConfigValue) throws(ConfigError) -> [ProxySecret] {
+        var result: [ProxySecret] = []
+        var names: [String: Int] = [:]
+        var keys: [[UInt8]: (name: String, line: Int)] = [:]
+        for element in try value.list() {
+            let entry = try element.mapping(keys: ["name", "secret"])
+            let nameValue = try entry.required("name")
+            let secretName = try name(nameValue)
+            if let line = names[secretName] {
+                throw nameValue.error("the name \(secretName) is already used by the secret at line \(line)")
+            }
+            let secretValue = try entry.required("secret")
+            let text = try secretValue.scalarText(expected: "a secret in hex or base64url")
+            let secret: ProxySecret
+            do {
+                secret = try ProxySecret(name: secretName, text: text)
+            } catch {
+                throw secretValue.error(error.description)
+            }
+            if let other = keys[secret.key] {
+                throw secretValue.error("has the same key as the secret \(other.name) at line \(other.line); each secret needs its own key")
+            }
+            names[secretName] = nameValue.line
+            keys[secret.key] = (secretName, secretValue.line)
+            result.append(secret)
+        }
+        if result.isEmpty { throw value.error("expected at least one secret; `mtproxy secret generate` makes one") }
+        return result
+    }
+
+    private static func transports(_ value: ConfigValue) throws(ConfigError) -> Set<ProxyTransport> {
+        let list = try value.list { v throws(ConfigError) in try v.enum(ProxyTransport.self) }
+        if list.isEmpty { throw value.error("expected at least one of classic, secure, faketls") }
+        return Set(list)
+    }
+
+    private static func fronting(_ value: ConfigValue, into fronting: inout Fronting) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["enabled", "host", "port"])
+        try mapping.decode("enabled", into: &fronting.enabled) { v throws(ConfigError) in try v.bool() }
+        fronting.host = try mapping.optional("host") { v throws(ConfigError) in try publicHost(v) }
+        try mapping.decode("port", into: &fronting.port) { v throws(ConfigError) in try v.int(in: 1...65_535) }
+    }
+
+    private static func publicHost(_ value: ConfigValue) throws(ConfigError) -> String {
+        let text = try value.scalarText(expected: "a DNS name or an IP address")
+        var host = Substring(text)
+        if host.first == "[" && host.last == "]" { host = host.dropFirst().dropLast() }
+        guard IPAddress(host) != nil || HostAndPort.isDNSName(host) else {
+            throw value.error("expected a DNS name or an IP address, found \(ConfigText.quoted(text))")
+        }
+        return String(host)
+    }
+
+    private static func telegram(_ value: ConfigValue, into telegram: inout Telegram) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["dcs", "prefer_ipv6", "connect_timeout"])
+        if let dcs = mapping["dcs"] {
+            for entry in try dcs.entries() {
+                let id = try dcID(entry.keyValue)
+                let addresses: [ConfigValue]
+                if entry.value.isList {
+                    addresses = try entry.value.list()
+                } else {
+                    addresses = [entry.value]
+                }
+                var parsed: [String] = []
+                for element in addresses {
+                    parsed.append(try address(element, allowName: false).description)
+                }
+                if parsed.isEmpty { throw entry.value.error("expected at least one address for DC \(id)") }
+                telegram.dcs[id] = parsed
+            }
+        }
+        try mapping.decode("prefer_ipv6", into: &telegram.preferIPv6) { v throws(ConfigError) in try v.bool() }
+        try mapping.decode("connect_timeout", into: &telegram.connectTimeoutMilliseconds) { v throws(ConfigError) in
+            ConfigText.milliseconds(try v.duration(in: .milliseconds(100)...Duration.seconds(300)))
+        }
+    }
+
+    /// DC ids are written positive; a client's negative (media) index and its test-DC
+    /// offset are resolved by the data path against these entries (PROTOCOL.md §2.6).
+    private static func dcID(_ key: ConfigValue) throws(ConfigError) -> Int {
+        let text = try key.scalarText(expected: "a DC id")
+        guard let id = ConfigText.integer(text) else {
+            throw key.error("a DC id must be a number such as 2 or 203, found \(ConfigText.quoted(text))")
+        }
+        if id < 0 {
+            throw key.error("DC ids are written positive: a client asking for \(id) (media) is sent to the address of DC \(-id); write \(-id)")
+        }
+        guard (1...32_767).contains(id) else {
+            throw key.error("a DC id must be between 1 and 32767, found \(id)")
+        }
+        return id
+    }
+
+    private static func limits(_ value: ConfigValue, into limits: inout Limits) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["max_connections", "max_connections_per_ip", "handshake_timeout", "idle_timeout"])
+        try mapping.decode("max_connections", into: &limits.maxConnections) { v throws(ConfigError) in
+            try v.int(in: 1...1_000_000)
+        }
+        try mapping.decode("max_connections_per_ip", into: &limits.maxConnectionsPerIP) { v throws(ConfigError) in
+            try v.int(in: 1...1_000_000)
+        }
+        try mapping.decode("handshake_timeout", into: &limits.handshakeTimeoutMilliseconds) { v throws(ConfigError) in
+            ConfigText.milliseconds(try v.duration(in: .milliseconds(100)...Duration.seconds(300)))
+        }
+        try mapping.decode("idle_timeout", into: &limits.idleTimeoutMilliseconds) { v throws(ConfigError) in
+            ConfigText.milliseconds(try v.duration(in: .seconds(1)...Duration.seconds(7 * 86_400)))
+        }
+    }
+
+    private static func events(_ value: ConfigValue, into events: inout Events) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["path", "privacy", "queue_capacity"])
+        if mapping.contains("path") {
+            events.path = try mapping.optional("path") { v throws(ConfigError) in try v.string() }
+        }
+        try mapping.decode("privacy", into: &events.privacy) { v throws(ConfigError) in try v.enum(PrivacyMode.self) }
+        try mapping.decode("queue_capacity", into: &events.queueCapacity) { v throws(ConfigError) in
+            try v.int(in: 16...1_048_576)
+        }
+    }
+
+    private static func stats(_ value: ConfigValue, into stats: inout Stats) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["listen"])
+        if mapping.contains("listen") {
+            stats.listen = try mapping.optional("listen") { v throws(ConfigError) in try address(v, allowName: false, allowAnyPort: true).description }
+        }
+    }
+
+    private static func userName(_ value: ConfigValue) throws(ConfigError) -> String {
+        try value.string(expected: "a user name (letters, digits, '_', '-', '.', at most 32)") { text in
+            (1...32).contains(text.utf8.count) && text.first != "-" && text.utf8.allSatisfy(isNameByte)
+        }
+    }
+
+    /// A secret whose form's transport is not accepted could never be used by its clients.
+    private static func checkSecretsMatchTransports(_ configuration: ProxyConfiguration, mapping: ConfigMapping) throws(ConfigError) {
+        guard let list = mapping["secrets"], let elements = try? list.list() else { return }
+        for (index, secret) in configuration.secrets.enumerated() where index < elements.count {
+            let transport: ProxyTransport = switch secret.form {
+            case .classic: .classic
+            case .secure: .secure
+            case .faketls: .faketls
+            }
+            guard configuration.transports.contains(transport) else {
+                let place = (try? elements[index].mapping(keys: ["name", "secret"]).required("secret")) ?? elements[index]
+                throw place.error("the secret \(secret.name) is a \(secret.form.rawValue) secret but transports does not include \(transport.rawValue); its clients could not connect")
+            }
+        }
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import Auditor
-
-@Suite struct AuditorPlaceholderTests {
-    @Test func libraryLinks() {}
-}

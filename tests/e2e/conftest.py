@@ -1,0 +1,94 @@
+import os
+import pathlib
+import secrets
+
+import pytest
+
+from harness.client import use_openssl_aes
+from harness.fake_dc import FakeDC
+from harness.proxy import MTProxy, ReferenceProxy, binary_supports_run, free_port
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MTPROXY_BIN = os.environ.get("MTPROXY_BIN") or str(ROOT / ".build" / "debug" / "mtproxy")
+# "mtproxy" (the default) or "alexbers": the reference proxy, to check the harness itself.
+PROXY_UNDER_TEST = os.environ.get("E2E_PROXY", "mtproxy")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mtproxy_only: needs mtproxy's events, limits or config")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PROXY_UNDER_TEST == "mtproxy":
+        return
+    selected = [item for item in items if "mtproxy_only" not in item.keywords]
+    config.hook.pytest_deselected(items=[item for item in items if item not in selected])
+    items[:] = selected
+
+
+@pytest.fixture(scope="session")
+def fake_dc():
+    dc = FakeDC().start()
+    yield dc
+    dc.stop()
+
+
+@pytest.fixture(autouse=True)
+def openssl_aes(monkeypatch):
+    use_openssl_aes(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def mtproxy_binary():
+    if PROXY_UNDER_TEST != "mtproxy":
+        return None
+    if not binary_supports_run(MTPROXY_BIN):
+        pytest.xfail(f"`mtproxy run` is not available yet in {MTPROXY_BIN} (proxy not on main)")
+    return MTPROXY_BIN
+
+
+# Every DC id the proxy knows by default is pointed at the fake DC, so no test can reach
+# Telegram's real addresses.
+DC_IDS = (1, 2, 3, 4, 5, 203)
+
+
+def base_config(workdir, fake_dc, secret_hex, dc_ids=DC_IDS):
+    workdir = pathlib.Path(workdir)
+    return {
+        "instance": "e2e",
+        "listen": [f"127.0.0.1:{free_port()}"],
+        "secrets": [{"name": "main", "secret": secret_hex}],
+        "fronting": {"enabled": False},
+        "telegram": {"dcs": {str(dc): fake_dc.endpoint(dc) for dc in dc_ids}},
+        "events": {"path": str(workdir / "events.jsonl"), "privacy": "full"},
+        "limits": {"handshake_timeout": "3s"},
+        "stats": {"listen": f"127.0.0.1:{free_port()}"},
+        "allow_root": True,
+    }
+
+
+@pytest.fixture
+def new_secret():
+    return secrets.token_hex(16)
+
+
+@pytest.fixture
+def start_proxy(tmp_path, fake_dc, mtproxy_binary):
+    """start_proxy(secret_hex, **top-level overrides) -> a running proxy, stopped at teardown."""
+    started = []
+
+    def start(secret_hex, **overrides):
+        workdir = tmp_path / f"proxy{len(started)}"
+        workdir.mkdir()
+        if PROXY_UNDER_TEST == "alexbers":
+            proxy = ReferenceProxy(str(workdir), secret_hex, fake_dc.port)
+        else:
+            config = base_config(workdir, fake_dc, secret_hex)
+            config.update(overrides)
+            proxy = MTProxy(mtproxy_binary, str(workdir), config)
+        started.append(proxy)
+        return proxy.start()
+
+    yield start
+    for proxy in started:
+        proxy.stop()

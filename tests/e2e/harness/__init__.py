@@ -1,0 +1,1 @@
+"""Test harness for the end-to-end suite: a fake Telegram DC, the proxy under test, clients."""

@@ -1,0 +1,57 @@
+"""Reload, shutdown and what the proxy must never reveal."""
+import asyncio
+import base64
+import signal
+
+import pytest
+
+from harness import client
+
+pytestmark = pytest.mark.mtproxy_only
+
+
+def run(coroutine, timeout=60):
+    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+
+
+def test_sighup_with_a_broken_config_keeps_serving(start_proxy, new_secret):
+    proxy = start_proxy(new_secret)
+    good = dict(proxy.config)
+    proxy.write_config(text="instance: e2e\nsecrets: [\n  this is not: yaml\n")
+    proxy.signal(signal.SIGHUP)
+    proxy.wait_action("config.rejected")
+    assert proxy.process.poll() is None, "the proxy exited on a broken config"
+    assert run(client.attempt("padded", proxy.host, proxy.port, new_secret)) == "relayed"
+
+    proxy.write_config(dict(good, limits={"handshake_timeout": "3s", "max_connections_per_ip": 5}))
+    proxy.signal(signal.SIGHUP)
+    proxy.wait_action("config.reloaded")
+    assert run(client.attempt("padded", proxy.host, proxy.port, new_secret)) == "relayed"
+
+
+def test_sigterm_exits_cleanly(start_proxy, new_secret):
+    proxy = start_proxy(new_secret)
+    assert run(client.attempt("intermediate", proxy.host, proxy.port, new_secret)) == "relayed"
+    assert proxy.stop() == 0
+    proxy.wait_action("proxy.stopped", timeout=2)
+
+
+def test_secret_never_appears_in_events_output_or_stats(start_proxy, new_secret):
+    full = "dd" + new_secret
+    proxy = start_proxy(full)
+    assert run(client.attempt("padded", proxy.host, proxy.port, full)) == "relayed"
+    wrong = "%032x" % (int(new_secret, 16) ^ 0xFF)
+    assert run(client.attempt("abridged", proxy.host, proxy.port, wrong, wait=3)) != "relayed"
+    proxy.wait_action("handshake.failed")
+    pages = {path: proxy.http_get(path) for path in ("/stats", "/metrics")}
+    assert proxy.stop() == 0
+
+    key = bytes.fromhex(new_secret)
+    forms = {new_secret, full, base64.urlsafe_b64encode(key).decode().rstrip("="),
+             base64.b64encode(key).decode().rstrip("=")}
+    places = {"events": open(proxy.events_path, "rb").read(), "stdout/stderr": proxy.raw_output(), **pages}
+    assert places["events"], "no events were written"
+    for place, data in places.items():
+        text = data.decode("utf-8", "replace").lower()
+        for form in forms:
+            assert form.lower() not in text, f"a form of the secret appears in {place}"
