@@ -94,6 +94,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),

@@ -47,6 +47,26 @@ public final class AESCTR {
         }
     }
 
+    /// XORs the next `input.count` keystream bytes of `input` into `output` (same length).
+    /// Lets a relay transform a buffer it must not write to without copying it first.
+    @inline(__always)
+    public func apply(_ input: UnsafeRawBufferPointer, to output: UnsafeMutableRawBufferPointer) {
+        precondition(input.count == output.count, "AESCTR.apply(_:to:) needs equal lengths")
+        guard let source = input.baseAddress, let destination = output.baseAddress, input.count > 0 else { return }
+        var offset = 0
+        while offset < input.count {
+            let chunk = min(input.count - offset, 1 << 30)
+            var written: Int32 = 0
+            let ok = EVP_EncryptUpdate(
+                context,
+                (destination + offset).assumingMemoryBound(to: UInt8.self), &written,
+                (source + offset).assumingMemoryBound(to: UInt8.self), Int32(chunk)
+            )
+            precondition(ok == 1 && Int(written) == chunk, "EVP_EncryptUpdate failed")
+            offset += chunk
+        }
+    }
+
     /// Convenience for arrays (tests, handshakes); the relay uses the pointer form.
     public func apply(_ bytes: inout [UInt8]) {
         bytes.withUnsafeMutableBytes { apply($0) }

@@ -41,3 +41,18 @@ import Testing
         #expect(!constantTimeEquals([1, 2], [1, 2, 3]))
     }
 }
+
+@Suite struct AESCTRSeparateOutputTests {
+    @Test func separateOutputEqualsInPlace() {
+        let key = SecureRandom.bytes(32), iv = SecureRandom.bytes(16)
+        let data = SecureRandom.bytes(777)
+        let inPlace = AESCTR(key: key, iv: iv)
+        let separate = AESCTR(key: key, iv: iv)
+        var expected = data
+        inPlace.apply(&expected)
+        var output = [UInt8](repeating: 0, count: data.count)
+        data.withUnsafeBytes { input in output.withUnsafeMutableBytes { separate.apply(input, to: $0) } }
+        #expect(output == expected)
+        #expect(separate.transform([1, 2, 3]) == inPlace.transform([1, 2, 3]))
+    }
+}

@@ -1,0 +1,143 @@
+import EventLog
+import NIOCore
+
+/// Where a refused client goes. Today: closed. Fake TLS will forward `consumed` (every
+/// byte read so far) to the fronting domain and splice, so a prober sees the real site.
+protocol HandshakeFailureRoute {
+    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer)
+}
+
+struct ClosingFailureRoute: HandshakeFailureRoute {
+    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer) {
+        context.close(promise: nil)
+    }
+}
+
+/// Drives `HandshakeStateMachine` on the client channel: reads the init packet under the
+/// handshake timeout, reports the outcome, opens the DC leg, sends the DC header, then
+/// replaces itself with the glued `RelayHandler` pair.
+final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var machine: HandshakeStateMachine
+    private let session: ProxySession
+    private let connector: any UpstreamConnecting
+    private let failureRoute: any HandshakeFailureRoute
+    private var timer: Scheduled<Void>?
+    private var readHeld = false
+
+    init(
+        session: ProxySession,
+        deadline: NIODeadline,
+        insideFakeTLS: Bool = false,
+        connector: any UpstreamConnecting,
+        failureRoute: any HandshakeFailureRoute = ClosingFailureRoute()
+    ) {
+        self.session = session
+        self.machine = HandshakeStateMachine(settings: session.settings, deadline: deadline, insideFakeTLS: insideFakeTLS)
+        self.connector = connector
+        self.failureRoute = failureRoute
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: machine.deadline) { [self] in
+            perform(machine.timerFired(now: context.eventLoop.now), context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        perform(machine.received(unwrapInboundIn(data)), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            perform(machine.inputClosed(), context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        perform(machine.inputClosed(), context: context)
+        session.noteCloseReason(EventReason.clientClosed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if machine.wantsInput {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    private func perform(_ action: HandshakeStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none, .readMore:
+            break
+        case .fail(let reason, let consumed):
+            timer?.cancel()
+            session.handshakeFailed(reason: reason)
+            failureRoute.route(context: context, reason: reason, consumed: consumed)
+        case .connect(let handshake, let transport, let targets):
+            timer?.cancel()
+            session.handshakeSucceeded(secretName: handshake.secret.name, transport: transport, dc: handshake.dc)
+            let session = self.session
+            connector.connect(to: targets, on: context.eventLoop) { reason in
+                session.upstreamFailed(reason: reason)
+            }.assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success(let upstream):
+                    startRelay(context: context, handshake: handshake, upstream: upstream)
+                case .failure:
+                    session.noteCloseReason(EventReason.upstreamFailed)
+                    context.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    private func startRelay(context: ChannelHandlerContext, handshake: ClientHandshake, upstream: Channel) {
+        guard context.channel.isActive else {
+            upstream.close(promise: nil)
+            return
+        }
+        session.upstreamChannel = upstream
+        let header = UpstreamHandshake(tag: handshake.tag, dc: handshake.dc, fastModeReply: (handshake.replyKey, handshake.replyIV))
+        let cipher = ClientToUpstreamCipher(decryptor: handshake.decryptor, encryptor: header.encryptor)
+        let (client, dcSide) = RelayHandler.pair(session: session, cipher: cipher)
+        do {
+            try upstream.pipeline.syncOperations.addHandler(dcSide)
+            try context.pipeline.syncOperations.addHandler(client, position: .after(self))
+        } catch {
+            session.end(reason: EventReason.upstreamFailed)
+            return
+        }
+        upstream.write(ByteBuffer(bytes: header.header), promise: nil)
+        let (remainder, inputClosed) = machine.relayStarted()
+        if let remainder, remainder.readableBytes > 0 {
+            client.relayEarlyClientBytes(remainder, now: context.eventLoop.now)
+        }
+        upstream.flush()
+        if inputClosed {
+            client.relayEarlyEOF()
+        }
+        session.startIdleTimer()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        try? upstream.syncOptions?.setOption(.autoRead, value: true)
+        if !inputClosed {
+            context.channel.read()
+        }
+    }
+}

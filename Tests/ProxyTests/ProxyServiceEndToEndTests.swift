@@ -1,0 +1,277 @@
+import EventLog
+import Logging
+import MTCrypto
+import NIOCore
+import NIOPosix
+import ServiceLifecycleTestKit
+import Synchronization
+import Testing
+@testable import Proxy
+
+/// A DC stand-in on 127.0.0.1: reads the proxy's header, records tag and index, then echoes
+/// every payload byte back through the DC → client keystream; on EOF it echoes what is
+/// left and shuts its output (so half-close is exercised end to end).
+final class EchoDC: Sendable {
+    final class Seen: Sendable {
+        let headers = Mutex<[(tag: [UInt8], dc: Int)]>([])
+    }
+
+    let channel: Channel
+    private let seen = Seen()
+    var headers: [(tag: [UInt8], dc: Int)] { seen.headers.withLock { $0 } }
+
+    init(group: EventLoopGroup) async throws {
+        let seen = self.seen
+        channel = try await ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EchoDCHandler { tag, dc in seen.headers.withLock { $0.append((tag, dc)) } })
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    var address: String { "127.0.0.1:\(channel.localAddress!.port!)" }
+}
+
+final class EchoDCHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var header: [UInt8] = []
+    private var leg: TestDCLeg?
+    private let onHeader: (_ tag: [UInt8], _ dc: Int) -> Void
+
+    init(onHeader: @escaping (_ tag: [UInt8], _ dc: Int) -> Void) { self.onHeader = onHeader }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data).bytes
+        if leg == nil {
+            let needed = 64 - header.count
+            header += bytes.prefix(needed)
+            bytes.removeFirst(min(needed, bytes.count))
+            guard header.count == 64 else { return }
+            let leg = TestDCLeg(header: header)
+            self.leg = leg
+            onHeader(leg.tag, leg.dc)
+        }
+        guard let leg, !bytes.isEmpty else { return }
+        let plain = leg.decryptor.transform(bytes)
+        context.write(wrapOutboundOut(ByteBuffer(bytes: leg.encryptor.transform(plain))), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(mode: .output, promise: nil)
+        }
+    }
+}
+
+/// Collects everything a test client receives until the proxy closes or shuts its output.
+final class CollectingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private var received: [UInt8] = []
+    let done: EventLoopPromise<[UInt8]>
+
+    init(done: EventLoopPromise<[UInt8]>) { self.done = done }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { received += unwrapInboundIn(data).bytes }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { done.succeed(received) }
+    }
+    func channelInactive(context: ChannelHandlerContext) { done.succeed(received) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ProxyServiceEndToEndTests {
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    func connect(to address: SocketAddress) async throws -> (Channel, EventLoopFuture<[UInt8]>) {
+        let promise = group.next().makePromise(of: [UInt8].self)
+        let channel = try await ClientBootstrap(group: promise.futureResult.eventLoop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(done: promise))
+                }
+            }
+            .connect(to: address).get()
+        return (channel, promise.futureResult)
+    }
+
+    func eventually(_ condition: () -> Bool) async throws {
+        for _ in 0..<200 where !condition() {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func service(
+        _ configuration: ProxyConfiguration, sink: RecordingEventSink, stats: ProxyStats = ProxyStats(startedAtMilliseconds: 0),
+        blocklist: BlocklistStore = BlocklistStore(hasher: IPHasher(), now: { 0 })
+    ) -> ProxyService {
+        ProxyService(
+            configuration: configuration, blocklist: blocklist, events: sink, stats: stats,
+            logger: Logger(label: "test"), drainTimeout: .seconds(2)
+        )
+    }
+
+    @Test func relaysThroughRealSocketsBothWaysWithHalfClose() async throws {
+        let dc = try await EchoDC(group: group)
+        var configuration = TestSecrets.configuration(dcs: [4: [dc.address]])
+        configuration.listen = ["127.0.0.1:0"]
+        let sink = RecordingEventSink()
+        let stats = ProxyStats(startedAtMilliseconds: 0)
+        let proxy = service(configuration, sink: sink, stats: stats)
+        let addresses = try await proxy.bind()
+        #expect(addresses.count == 1)
+
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+
+                let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: -4)
+                let (channel, received) = try await connect(to: addresses[0])
+                let payload = SecureRandom.bytes(3 << 20)
+                var wire = client.header + client.encryptor.transform(payload)
+                var offset = 0
+                while offset < wire.count {
+                    let end = min(offset + 100_000, wire.count)
+                    try await channel.writeAndFlush(ByteBuffer(bytes: wire[offset..<end]))
+                    offset = end
+                }
+                wire = []
+                try await channel.close(mode: .output)
+                let echoed = try await received.get()
+                #expect(echoed.count == payload.count)
+                #expect(client.decryptor.transform(echoed) == payload)
+                try? await channel.close()
+
+                #expect(dc.headers.count == 1)
+                #expect(dc.headers.first?.tag == [0xdd, 0xdd, 0xdd, 0xdd])
+                #expect(dc.headers.first?.dc == -4)
+
+                try await eventually { sink.first(.sessionClosed) != nil }
+                let closed = try #require(sink.first(.sessionClosed))
+                #expect(closed.bytesIn == UInt64(payload.count))
+                #expect(closed.bytesOut == UInt64(payload.count))
+                #expect(closed.sourceIP == "127.0.0.1")
+                #expect(closed.instance == "test")
+                #expect(closed.listener == "127.0.0.1:0")
+                #expect(sink.actions().prefix(3) == ["proxy.started", "connection.accepted", "handshake.succeeded"])
+                #expect(stats.snapshot().bytesFromClients == UInt64(payload.count))
+                #expect(stats.snapshot().connectionsActive == 0)
+
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        #expect(sink.actions().last == "proxy.stopped")
+        try await dc.channel.close()
+    }
+
+    @Test func perAddressAndGlobalLimitsRejectAtAccept() async throws {
+        let dc = try await EchoDC(group: group)
+        var configuration = TestSecrets.configuration(dcs: [2: [dc.address]])
+        configuration.listen = ["127.0.0.1:0"]
+        configuration.limits.maxConnectionsPerIP = 1
+        let sink = RecordingEventSink()
+        let proxy = service(configuration, sink: sink)
+        let address = try await proxy.bind()[0]
+
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+                let (first, _) = try await connect(to: address)
+                try await eventually { proxy.openSessions == 1 }
+                let (second, secondReceived) = try await connect(to: address)
+                #expect(try await secondReceived.get().isEmpty)
+                try? await second.close()
+                try await eventually { sink.first(.connectionRejected) != nil }
+                #expect(sink.first(.connectionRejected)?.reason == "ip_limit")
+
+                // A reload lowers the global limit for new connections.
+                configuration.limits.maxConnectionsPerIP = 10
+                configuration.limits.maxConnections = 1
+                proxy.update(configuration: configuration)
+                let (third, thirdReceived) = try await connect(to: address)
+                #expect(try await thirdReceived.get().isEmpty)
+                try? await third.close()
+                try await eventually { sink.events.filter { $0.action == .connectionRejected }.count == 2 }
+                #expect(sink.events.last { $0.action == .connectionRejected }?.reason == "global_limit")
+
+                try await first.close()
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        try await dc.channel.close()
+    }
+
+    @Test func shutdownDrainsThenClosesOpenSessions() async throws {
+        let dc = try await EchoDC(group: group)
+        var configuration = TestSecrets.configuration(dcs: [2: [dc.address]])
+        configuration.listen = ["127.0.0.1:0", "[::1]:0"]
+        let sink = RecordingEventSink()
+        let proxy = service(configuration, sink: sink)
+        let addresses = try await proxy.bind()
+        #expect(addresses.count == 2)
+
+        let started = ContinuousClock.now
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+                let client = TestClient(key: TestSecrets.main.key, tagByte: 0xef, dc: 2)
+                let (channel, received) = try await connect(to: addresses[1])
+                try await channel.writeAndFlush(ByteBuffer(bytes: client.header + client.encryptor.transform([1, 2, 3, 4])))
+                try await eventually { dc.headers.count == 1 }
+                trigger.triggerGracefulShutdown()
+                _ = try await received.get()
+                try await tasks.waitForAll()
+            }
+        }
+        #expect(ContinuousClock.now - started >= .seconds(2))
+        #expect(sink.first(.sessionClosed)?.reason == "shutdown")
+        #expect(sink.first(.handshakeSucceeded)?.transport == .classic)
+        #expect(proxy.openSessions == 0)
+        try await dc.channel.close()
+    }
+
+    @Test func blocklistedAddressIsRefusedBeforeAnyByte() async throws {
+        var configuration = TestSecrets.configuration()
+        configuration.listen = ["127.0.0.1:0"]
+        let sink = RecordingEventSink()
+        let stats = ProxyStats(startedAtMilliseconds: 0)
+        let blocklist = BlocklistStore(hasher: IPHasher(), now: { 0 }, blocklist: Blocklist(entries: [.network(CIDR("127.0.0.0/8")!)]))
+        let proxy = service(configuration, sink: sink, stats: stats, blocklist: blocklist)
+        let address = try await proxy.bind()[0]
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+                let (channel, received) = try await connect(to: address)
+                try? await channel.writeAndFlush(ByteBuffer(bytes: [1, 2, 3]))
+                #expect(try await received.get().isEmpty)
+                try? await channel.close()
+                try await eventually { sink.first(.connectionRejected) != nil }
+                let rejected = try #require(sink.first(.connectionRejected))
+                #expect(rejected.reason == "blocklisted")
+                #expect(rejected.sourceIP == "127.0.0.1")
+                #expect(rejected.sessionID?.count == 16)
+                #expect(sink.first(.connectionAccepted) == nil)
+                #expect(stats.snapshot().rejectionsByReason["blocklisted"] == 1)
+                #expect(stats.snapshot().connectionsTotal == 0)
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    @Test func badListenAddressIsNamed() async throws {
+        var configuration = TestSecrets.configuration()
+        configuration.listen = ["127.0.0.1"]
+        let proxy = service(configuration, sink: RecordingEventSink())
+        let error = await #expect(throws: ProxyService.Failure.self) { try await proxy.bind() }
+        #expect(error?.description.hasPrefix("listen: 127.0.0.1: expected") == true)
+    }
+}
