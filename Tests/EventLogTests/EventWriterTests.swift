@@ -40,13 +40,13 @@ import Glibc
         let path = directory.appendingPathComponent("events.jsonl").path
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .minimized),
                                      queueCapacity: 1 << 20, instance: "test", logger: Self.logger)
-        let count = 50_000
+        let count = 20_000
         let started = ContinuousClock.now
         for sequence in 0..<count { writer.emit(Self.event(sequence)) }
         #expect(writer.flush(timeout: .seconds(60)))
         let elapsed = ContinuousClock.now - started
         print("EventWriter: \(count) events emitted, hashed, encoded and written in \(elapsed)")
-        #expect(writer.shutdown())
+        #expect(writer.shutdown(timeout: .seconds(60)))
 
         let lines = try Self.lines(at: path)
         #expect(lines.count == count)
@@ -73,7 +73,7 @@ import Glibc
                 }
             }
         }
-        #expect(writer.shutdown())
+        #expect(writer.shutdown(timeout: .seconds(60)))
         let ids = Self.sessionIDs(try Self.lines(at: path))
         #expect(ids.count == producers * perProducer)
         for producer in 0..<producers {
@@ -133,6 +133,25 @@ import Glibc
         #expect(Self.sessionIDs(delivered) == Self.sessionIDs(delivered).sorted())
     }
 
+    @Test func aReaderThatWentAwayCostsEventsNotTheProcess() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("gone.fifo").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        try #require(reader >= 0)
+        let reported = Mutex<UInt64>(0)
+        let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
+                                     queueCapacity: 100, logger: Self.logger,
+                                     onDrop: { count in reported.withLock { $0 += count } })
+        close(reader)
+        for sequence in 0..<10 { writer.emit(Self.event(sequence)) }
+        #expect(writer.flush(timeout: .seconds(60)))
+        #expect(writer.shutdown(timeout: .seconds(60)))
+        #expect(writer.droppedCount == 10)
+        #expect(reported.withLock { $0 } == 10)
+    }
+
     @Test func followsARenameByLogrotate() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -141,7 +160,7 @@ import Glibc
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 1000, logger: Self.logger, rotationCheckInterval: .milliseconds(20))
         for sequence in 0..<10 { writer.emit(Self.event(sequence)) }
-        #expect(writer.flush())
+        #expect(writer.flush(timeout: .seconds(60)))
         #expect(rename(path, rotated) == 0)
 
         var sequence = 10
@@ -153,7 +172,7 @@ import Glibc
         }
         writer.emit(Self.event(sequence))
         sequence += 1
-        #expect(writer.shutdown())
+        #expect(writer.shutdown(timeout: .seconds(60)))
 
         let old = Self.sessionIDs(try Self.lines(at: rotated))
         let new = Self.sessionIDs(try Self.lines(at: path))
@@ -170,11 +189,11 @@ import Glibc
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 1000, logger: Self.logger, rotationCheckInterval: .seconds(3600))
         writer.emit(Self.event(0))
-        #expect(writer.flush())
+        #expect(writer.flush(timeout: .seconds(60)))
         #expect(unlink(path) == 0)
         writer.reopen()
         writer.emit(Self.event(1))
-        #expect(writer.shutdown())
+        #expect(writer.shutdown(timeout: .seconds(60)))
         #expect(Self.sessionIDs(try Self.lines(at: path)) == [1])
     }
 
@@ -185,10 +204,10 @@ import Glibc
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 10, logger: Self.logger)
         writer.emit(Self.event(0))
-        #expect(writer.shutdown())
-        #expect(writer.shutdown())
+        #expect(writer.shutdown(timeout: .seconds(60)))
+        #expect(writer.shutdown(timeout: .seconds(60)))
         writer.emit(Self.event(1))
-        #expect(writer.flush())
+        #expect(writer.flush(timeout: .seconds(60)))
         #expect(writer.droppedCount == 1)
         #expect(Self.sessionIDs(try Self.lines(at: path)) == [0])
     }
