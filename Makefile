@@ -67,3 +67,9 @@ clean:
 
 distclean: clean
 	rm -rf .build $(VENV)
+
+# The relay benchmark, not part of `make test`: mtproxy beside nginx and mtprotoproxy
+# (Benchmarks/README.md). Installs what it needs, builds release, about 2-3 minutes of load.
+.PHONY: bench
+bench: deps
+	Benchmarks/run.sh

@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "mtproxy", targets: ["mtproxy"]),
         .executable(name: "mtauditor", targets: ["mtauditor"]),
         .executable(name: "mtforensics", targets: ["mtforensics"]),
+        // For the benchmark package in Benchmarks/, whose load client and fake DC use the same ciphers.
+        .library(name: "MTCrypto", targets: ["MTCrypto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -73,6 +75,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtauditor", dependencies: [
             "Auditor",

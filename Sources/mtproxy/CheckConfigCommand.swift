@@ -1,7 +1,7 @@
 import ArgumentParser
 import Proxy
 
-struct CheckConfigCommand: AsyncParsableCommand {
+struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a configuration file: print OK, or every problem with file:line: key."

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Proxy
 
-struct LinkCommand: AsyncParsableCommand {
+struct LinkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "link",
         abstract: "Print the tg:// and t.me links of every configured secret."

@@ -4,12 +4,12 @@ import Foundation
 import Proxy
 
 @main
-struct MTProxy: AsyncParsableCommand {
+struct MTProxy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mtproxy",
         abstract: "An MTProto proxy for Telegram: classic, dd and ee (fake-TLS) secrets.",
         version: ProxyLibrary.version,
-        subcommands: [SecretCommand.self, LinkCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, SecretCommand.self, LinkCommand.self, CheckConfigCommand.self]
     )
 }
 

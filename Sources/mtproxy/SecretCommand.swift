@@ -1,6 +1,6 @@
 import ArgumentParser
 
-struct SecretCommand: AsyncParsableCommand {
+struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret",
         abstract: "Make secrets.",

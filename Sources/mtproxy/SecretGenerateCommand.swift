@@ -1,7 +1,7 @@
 import ArgumentParser
 import Proxy
 
-struct SecretGenerateCommand: AsyncParsableCommand {
+struct SecretGenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Print a fresh secret (16 random bytes) and its tg:// and t.me links.",

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Proxy
 
@@ -130,5 +133,194 @@ import Testing
         let output = try Self.run(["check-config", "--config", "/nonexistent/mtproxy.yaml"])
         #expect(output.status == 1)
         #expect(output.standardError == "error: /nonexistent/mtproxy.yaml: cannot open: No such file or directory\n")
+    }
+
+    // MARK: run
+
+    /// A running `mtproxy run` whose standard error goes to a file the test can poll.
+    final class RunningProxy {
+        let process = Process()
+        let logPath: String
+
+        init(_ arguments: [String]) throws {
+            logPath = FileManager.default.temporaryDirectory.appendingPathComponent("mtproxy-run-\(UUID()).log").path
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            process.executableURL = try MTProxyCommandTests.binary()
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: logPath)
+            try process.run()
+        }
+
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        /// Waits up to ten seconds for `text` in the log.
+        func waitFor(_ text: String) -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if log.contains(text) { return true }
+                if !process.isRunning { return log.contains(text) }
+                usleep(10_000)
+            }
+            return false
+        }
+
+        /// Sends SIGTERM and waits up to ten seconds for the exit status.
+        func stop() -> Int32? {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return nil
+            }
+            return process.terminationStatus
+        }
+
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: logPath)
+        }
+    }
+
+    static let runnable = "listen: [\"127.0.0.1:0\"]\nstats:\n  listen: null\nevents:\n  path: null\nsecrets:\n  - name: a\n    secret: dd00112233445566778899aabbccddeeff\n"
+
+    @Test func runRefusesRootWithoutUser() throws {
+        let path = try Self.temporaryFile(Self.runnable)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try Self.run(["run", "--config", path])
+        if geteuid() == 0 {
+            #expect(output.status == 1)
+            #expect(output.standardError.contains("refusing to run as root"))
+        } else {
+            #expect(output.standardError.contains("refusing to run as root") == false)
+        }
+    }
+
+    @Test func runRefusesABadConfigurationWithItsLocation() throws {
+        let path = try Self.temporaryFile(Self.runnable + "limits:\n  max_connections: many\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try Self.run(["run", "--config", path, "--allow-root"])
+        #expect(output.status == 1)
+        #expect(output.standardError == "error: \(path):10: limits.max_connections: expected an integer, found \"many\"\n")
+    }
+
+    @Test func hangupWithABadFileKeepsRunningAndTermStopsCleanly() throws {
+        let path = try Self.temporaryFile(Self.runnable)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let proxy = try RunningProxy(["run", "--config", path, "--allow-root"])
+        #expect(proxy.waitFor("proxy started"))
+        try (Self.runnable + "limits:\n  idle_timeout: soon\n").write(toFile: path, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(proxy.waitFor("configuration rejected"))
+        #expect(proxy.log.contains("\(path):10: limits.idle_timeout: expected a duration"))
+        #expect(proxy.process.isRunning)
+        try Self.runnable.write(toFile: path, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(proxy.waitFor("configuration reloaded"))
+        #expect(proxy.stop() == 0)
+        #expect(proxy.log.contains("proxy stopped"))
+        #expect(!proxy.log.contains("00112233"))
+    }
+
+    @Test func runDropsPrivilegesToTheConfiguredUser() throws {
+        let path = try Self.temporaryFile(Self.runnable + "user: nobody\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let proxy = try RunningProxy(["run", "--config", path])
+        guard geteuid() == 0 else {
+            #expect(proxy.stop() == 1)
+            #expect(proxy.log.contains("cannot switch to nobody"))
+            return
+        }
+        #expect(proxy.waitFor("privileges dropped"))
+        // Every thread, the main one included, runs as nobody with only nobody's group.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.process.processIdentifier)/task")
+        #expect(!tasks.isEmpty)
+        for task in tasks {
+            let status = try String(contentsOfFile: "/proc/\(proxy.process.processIdentifier)/task/\(task)/status", encoding: .utf8)
+            let lines = status.split(separator: "\n")
+            #expect(lines.first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "65534" } == true, "thread \(task)")
+            #expect(lines.first { $0.hasPrefix("Gid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "65534" } == true, "thread \(task)")
+            #expect(lines.first { $0.hasPrefix("Groups:") }.map { $0.dropFirst("Groups:".count).trimmingCharacters(in: .whitespaces) } == "65534")
+        }
+        #expect(proxy.stop() == 0)
+    }
+
+    /// Opens and closes one TCP connection from 127.0.0.1 to `port`.
+    static func connectOnce(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        usleep(50_000)
+        return connected == 0
+    }
+
+    @Test func runEnforcesTheLiveBlocklistAndReportsReloadsAsEvents() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mtproxy-run-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let blocklistPath = directory + "/blocklist.txt"
+        let eventsPath = directory + "/events.jsonl"
+        let configPath = directory + "/mtproxy.yaml"
+        let config = """
+        listen: ["127.0.0.1:0"]
+        stats:
+          listen: null
+        events:
+          path: \(eventsPath)
+          privacy: full
+        blocklist: \(blocklistPath)
+        secrets:
+          - name: a
+            secret: dd00112233445566778899aabbccddeeff
+        """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try "127.0.0.1\n".write(toFile: blocklistPath, atomically: true, encoding: .utf8)
+        let proxy = try RunningProxy(["run", "--config", configPath, "--allow-root"])
+        try #require(proxy.waitFor("proxy started"))
+        let bound = try #require(proxy.log.split(separator: " ").first { $0.hasPrefix("proxy.bound=") })
+        let port = try #require(Int(bound.split(separator: ":").last ?? ""))
+        func events() -> String { (try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "" }
+        func waitForEvent(_ text: String, count: Int = 1) -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if events().components(separatedBy: text).count - 1 >= count { return true }
+                usleep(10_000)
+            }
+            return false
+        }
+
+        #expect(Self.connectOnce(port: port))
+        #expect(waitForEvent("\"event.reason\":\"blocklisted\""))
+
+        // The auditor replaces the list: 127.0.0.1 is no longer in it.
+        try "127.0.0.2\n".write(toFile: blocklistPath, atomically: true, encoding: .utf8)
+        #expect(waitForEvent("\"event.action\":\"blocklist.reloaded\"", count: 2))
+        #expect(Self.connectOnce(port: port))
+        #expect(waitForEvent("\"event.action\":\"connection.accepted\""))
+        #expect(events().components(separatedBy: "\"event.reason\":\"blocklisted\"").count - 1 == 1)
+
+        // SIGHUP: a bad file is refused with its location, a good one applied.
+        try (config + "\nlimits:\n  max_connections: lots\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(waitForEvent("\"event.action\":\"config.rejected\""))
+        #expect(events().contains("\"labels.key\":\"limits.max_connections\""))
+        #expect(events().contains("\"labels.line\":\"12\""))
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(proxy.process.processIdentifier, SIGHUP)
+        #expect(waitForEvent("\"event.action\":\"config.reloaded\""))
+
+        #expect(proxy.stop() == 0)
+        #expect(waitForEvent("\"event.action\":\"proxy.stopped\""))
+        #expect(!events().contains("00112233445566778899"))
+        #expect(!proxy.log.contains("00112233445566778899"))
     }
 }

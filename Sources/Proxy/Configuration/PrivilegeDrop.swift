@@ -12,6 +12,7 @@ public enum PrivilegeDrop {
         case notRoot(String)
         case call(String, String)
         case regainedRoot
+        case threadKeptPrivileges(Int32)
 
         public var description: String {
             switch self {
@@ -27,6 +28,8 @@ public enum PrivilegeDrop {
                 "\(call) failed: \(reason)"
             case .regainedRoot:
                 "privileges could be regained after dropping them; stopping"
+            case .threadKeptPrivileges(let thread):
+                "thread \(thread) still runs with the old user or group after dropping privileges; stopping"
             }
         }
     }
@@ -59,6 +62,39 @@ public enum PrivilegeDrop {
         guard setuid(uid) == 0 else { throw .call("setuid", systemError()) }
         guard getuid() == uid, geteuid() == uid, getgid() == gid, getegid() == gid else { throw .regainedRoot }
         if setuid(0) == 0 || seteuid(0) == 0 { throw .regainedRoot }
+        if let thread = threadWithOtherCredentials(uid: uid, gid: gid) { throw .threadKeptPrivileges(thread) }
+    }
+
+    /// The first thread of this process whose real, effective, saved or filesystem user or
+    /// group differs from `uid`/`gid`, read from /proc/self/task; nil when all match or
+    /// /proc cannot be read.
+    static func threadWithOtherCredentials(uid: uid_t, gid: gid_t) -> Int32? {
+        guard let directory = opendir("/proc/self/task") else { return nil }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let thread = Int32(name) else { continue }
+            guard let status = readStatus("/proc/self/task/\(name)/status") else { continue }
+            for line in status.split(separator: "\n") {
+                let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                guard let label = fields.first, label == "Uid:" || label == "Gid:" else { continue }
+                let expected = label == "Uid:" ? UInt64(uid) : UInt64(gid)
+                if fields.dropFirst().contains(where: { UInt64($0) != expected }) { return thread }
+            }
+        }
+        return nil
+    }
+
+    private static func readStatus(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 8_192)
+        let count = read(descriptor, &bytes, bytes.count)
+        guard count > 0 else { return nil }
+        return String(decoding: bytes[0..<count], as: UTF8.self)
     }
 
     private static func systemError() -> String { String(cString: strerror(errno)) }

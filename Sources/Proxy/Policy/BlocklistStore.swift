@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EventLog
 import Synchronization
 
@@ -13,7 +16,8 @@ public final class BlocklistStore: Sendable {
     ///   - hasher: the same hasher the event writer uses, so that an `ip_hash` the auditor
     ///     read in an event matches the hash computed here on the same day.
     ///   - now: milliseconds since the Unix epoch; injected for tests.
-    public init(hasher: IPHasher, now: @escaping @Sendable () -> Int64, blocklist: Blocklist = .empty) {
+    public init(hasher: IPHasher = IPHasher(), now: @escaping @Sendable () -> Int64 = BlocklistStore.wallClock,
+                blocklist: Blocklist = .empty) {
         self.hasher = hasher
         self.now = now
         self.current = Mutex(blocklist)
@@ -28,6 +32,13 @@ public final class BlocklistStore: Sendable {
         if blocklist.containsAddress(address) { return true }
         guard !blocklist.hashes.isEmpty else { return false }
         return blocklist.containsHash(hasher.hash(address, nowMilliseconds: now()))
+    }
+
+    /// Milliseconds since the Unix epoch from the system's real-time clock.
+    @Sendable public static func wallClock() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     /// The version in force.
