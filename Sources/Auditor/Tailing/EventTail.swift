@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import EventLog
+
+/// Follows one event file as the proxy appends to it, across both kinds of log rotation:
+///
+/// - rename and create (logrotate's default): the old file is read to its end, then the
+///   new file at the path is read from its beginning;
+/// - copy and truncate: when the file becomes shorter than the position, reading starts
+///   again from its beginning.
+///
+/// Only complete lines are handed out; a line still being written waits for its newline.
+/// `commit()` saves the position of everything handed out so far, so that a restart
+/// neither loses nor repeats an event: call it once those events are processed.
+/// Polled (`poll()`), not watched, so that the caller owns the schedule and tests
+/// drive it step by step.
+public final class EventTail {
+    public let path: String
+    private let store: TailPositionStore?
+    private var descriptor: Int32 = -1
+    private var device: UInt64 = 0
+    private var inode: UInt64 = 0
+    private var firstLineHash: UInt64 = 0
+    /// File offset of `pending[0]`.
+    private var pendingOffset: Int64 = 0
+    private var pending: [UInt8] = []
+    private var lineNumber = 0
+    private var handedOut: TailPosition?
+    static let chunkBytes = 1 << 20
+    /// A line without a newline this long is not an event being written: it is dropped.
+    static let longestPendingLine = 1 << 20
+
+    public init(path: String, store: TailPositionStore? = nil) {
+        self.path = path
+        self.store = store
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Reads whatever complete lines are there now, at most `limit` of them.
+    public func poll(limit: Int = 10_000) -> [EventFileReader.Item] {
+        var items: [EventFileReader.Item] = []
+        if descriptor < 0 { openCurrent(resuming: true) }
+        guard descriptor >= 0 else { return items }
+        readLines(into: &items, limit: limit)
+        if items.count < limit, let replaced = replacedByNewFile() {
+            // Rename and create: finish the old file, then move to the new one.
+            readLines(into: &items, limit: limit)
+            if items.count < limit {
+                close(descriptor)
+                descriptor = -1
+                adopt(replaced, offset: 0, lineNumber: 0)
+                readLines(into: &items, limit: limit)
+            } else {
+                close(replaced.descriptor)
+            }
+        } else if items.count < limit, isTruncated() {
+            pending.removeAll()
+            pendingOffset = 0
+            lineNumber = 0
+            firstLineHash = 0
+            lseek(descriptor, 0, SEEK_SET)
+            readLines(into: &items, limit: limit)
+        }
+        return items
+    }
+
+    /// Saves the position of every line handed out so far.
+    public func commit() {
+        if let handedOut { store?.save(handedOut) }
+    }
+
+    private struct OpenFile {
+        var descriptor: Int32
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+    }
+
+    private func openFile() -> OpenFile? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            return nil
+        }
+        return OpenFile(descriptor: fd, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size))
+    }
+
+    private func openCurrent(resuming: Bool) {
+        guard let file = openFile() else { return }
+        if resuming, let saved = store?.position(of: path), saved.device == file.device, saved.inode == file.inode,
+           saved.offset <= file.size, saved.firstLineHash == Self.firstLineHash(of: file.descriptor) {
+            adopt(file, offset: saved.offset, lineNumber: saved.lineNumber)
+        } else {
+            // A file never seen, or a different one than the saved position names: all of it is new.
+            adopt(file, offset: 0, lineNumber: 0)
+        }
+    }
+
+    private func adopt(_ file: OpenFile, offset: Int64, lineNumber: Int) {
+        descriptor = file.descriptor
+        device = file.device
+        inode = file.inode
+        pending.removeAll()
+        pendingOffset = offset
+        self.lineNumber = lineNumber
+        lseek(descriptor, off_t(offset), SEEK_SET)
+        firstLineHash = Self.firstLineHash(of: descriptor)
+        handedOut = TailPosition(path: path, device: device, inode: inode, offset: offset, lineNumber: lineNumber,
+                                 firstLineHash: firstLineHash)
+    }
+
+    /// The file now at `path`, opened, when it is not the one being read.
+    private func replacedByNewFile() -> OpenFile? {
+        guard let file = openFile() else { return nil }
+        if file.device == device && file.inode == inode {
+            close(file.descriptor)
+            return nil
+        }
+        return file
+    }
+
+    /// FNV-1a of the first complete line (at most 4 KiB), read without moving the offset; 0 if none yet.
+    static func firstLineHash(of descriptor: Int32) -> UInt64 {
+        var head = [UInt8](repeating: 0, count: Event.maximumLineBytes + 1)
+        let count = head.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return 0 }
+        let end = head[0..<count].firstIndex(of: 0x0A) ?? count
+        guard end < count || count == head.count else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in head[0..<end] {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return hash == 0 ? 1 : hash
+    }
+
+    private func isTruncated() -> Bool {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return false }
+        return Int64(info.st_size) < pendingOffset + Int64(pending.count)
+    }
+
+    private func readLines(into items: inout [EventFileReader.Item], limit: Int) {
+        var chunk = [UInt8](repeating: 0, count: Self.chunkBytes)
+        while items.count < limit {
+            takeLines(into: &items, limit: limit)
+            if items.count >= limit { return }
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            pending.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    private func takeLines(into items: inout [EventFileReader.Item], limit: Int) {
+        var start = 0
+        while items.count < limit, let newline = pending[start...].firstIndex(of: 0x0A) {
+            lineNumber += 1
+            let isBlank = pending[start..<newline].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+            if !isBlank {
+                let number = lineNumber
+                let result = pending.withUnsafeBufferPointer { all -> Result<Event, EventDecodingError> in
+                    do throws(EventDecodingError) {
+                        return .success(try Event(jsonLine: UnsafeBufferPointer(rebasing: all[start..<newline]), lineNumber: number))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                switch result {
+                case .success(let event): items.append(.event(event, line: number))
+                case .failure(var error):
+                    error.file = path
+                    items.append(.malformed(error))
+                }
+            }
+            start = newline + 1
+        }
+        if pending.count - start > Self.longestPendingLine {
+            lineNumber += 1
+            var error = EventDecodingError(line: lineNumber, field: nil, message: "line longer than \(Self.longestPendingLine) bytes without a newline; dropped")
+            error.file = path
+            items.append(.malformed(error))
+            start = pending.count
+        }
+        if start > 0 {
+            pending.removeFirst(start)
+            pendingOffset += Int64(start)
+            if firstLineHash == 0 { firstLineHash = Self.firstLineHash(of: descriptor) }
+            handedOut = TailPosition(path: path, device: device, inode: inode, offset: pendingOffset, lineNumber: lineNumber,
+                                     firstLineHash: firstLineHash)
+        }
+    }
+}
