@@ -6,6 +6,7 @@ import signal
 import pytest
 
 from harness import client
+from harness.fake_dc import echo_of
 
 pytestmark = pytest.mark.mtproxy_only
 
@@ -17,12 +18,21 @@ def run(coroutine, timeout=60):
 def test_sighup_with_a_broken_config_keeps_serving(start_proxy, new_secret):
     proxy = start_proxy(new_secret)
     good = dict(proxy.config)
-    proxy.write_config(text="instance: e2e\nsecrets: [\n  this is not: yaml\n")
-    proxy.signal(signal.SIGHUP)
-    proxy.wait_action("config.rejected")
-    assert proxy.process.poll() is None, "the proxy exited on a broken config"
-    assert run(client.attempt("padded", proxy.host, proxy.port, new_secret)) == "relayed"
 
+    async def scenario():
+        held = await client.connect("intermediate", proxy.host, proxy.port, new_secret)
+        try:
+            assert await client.round_trip(held, b"before") == echo_of(b"before")
+            proxy.write_config(text="instance: e2e\nsecrets: [\n  this is not: yaml\n")
+            proxy.signal(signal.SIGHUP)
+            await asyncio.to_thread(proxy.wait_action, "config.rejected")
+            assert proxy.process.poll() is None, "the proxy exited on a broken config"
+            assert await client.round_trip(held, b"after!") == echo_of(b"after!"), "a live session broke"
+        finally:
+            await held.disconnect()
+        assert await client.attempt("padded", proxy.host, proxy.port, new_secret) == "relayed"
+
+    run(scenario())
     proxy.write_config(dict(good, limits={"handshake_timeout": "3s", "max_connections_per_ip": 5}))
     proxy.signal(signal.SIGHUP)
     proxy.wait_action("config.reloaded")
