@@ -161,6 +161,12 @@ public final class EventWriter: EventSink {
     }
 
     private func writeLoop() {
+        // A log piped to a reader that went away must fail the write (EPIPE), not kill
+        // the process: SIGPIPE from write(2) goes to this thread, so block it here.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         var spare: [Event] = []
         var line: [UInt8] = []
         var lastRotationCheck = DispatchTime.now()
