@@ -186,7 +186,7 @@ public final class EventWriter: EventSink {
                 queue.reopenRequested = false
                 return batch
             }
-            guard let batch else {
+            guard var batch else {
                 _ = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds))
                 if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
                     >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
@@ -236,7 +236,8 @@ public final class EventWriter: EventSink {
                 done.signal()
                 return
             }
-            spare = batch.events
+            // Keep this batch's storage for the next swap, so a steady load allocates nothing.
+            swap(&spare, &batch.events)
             spare.removeAll(keepingCapacity: true)
 
             if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
