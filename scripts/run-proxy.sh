@@ -12,7 +12,10 @@ config="$run_dir/mtproxy.yaml"
 
 mkdir -p "$run_dir"
 if [[ ! -f "$config" ]]; then
-    secret=$("$mtproxy" secret generate | grep -oiE '\b[0-9a-f]{32,}\b' | head -n1 || true)
+    # What clients dial, for the printed links: this machine's first address.
+    public_host=$(hostname -I 2>/dev/null | awk '{print $1}')
+    public_host=${public_host:-127.0.0.1}
+    secret=$("$mtproxy" secret generate --server "$public_host" --port "$port" | grep -oiE '\b[0-9a-f]{32,}\b' | head -n1 || true)
     if [[ -z "$secret" ]]; then
         echo "run-proxy: \`mtproxy secret generate\` printed no secret" >&2
         exit 1
@@ -25,8 +28,7 @@ if [[ ! -f "$config" ]]; then
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"
-        # What clients dial, for the printed links: this machine's first address.
-        echo "public_host: $(hostname -I 2>/dev/null | awk '{print $1}' | grep . || echo 127.0.0.1)"
+        echo "public_host: $public_host"
         echo "events:"
         echo "  path: \"-\""
         echo "stats:"

@@ -161,6 +161,12 @@ public final class EventWriter: EventSink {
     }
 
     private func writeLoop() {
+        // A log piped to a reader that went away must fail the write (EPIPE), not kill
+        // the process: SIGPIPE from write(2) goes to this thread, so block it here.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         var spare: [Event] = []
         var line: [UInt8] = []
         var lastRotationCheck = DispatchTime.now()
@@ -180,7 +186,7 @@ public final class EventWriter: EventSink {
                 queue.reopenRequested = false
                 return batch
             }
-            guard let batch else {
+            guard var batch else {
                 _ = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds))
                 if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
                     >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
@@ -230,7 +236,8 @@ public final class EventWriter: EventSink {
                 done.signal()
                 return
             }
-            spare = batch.events
+            // Keep this batch's storage for the next swap, so a steady load allocates nothing.
+            swap(&spare, &batch.events)
             spare.removeAll(keepingCapacity: true)
 
             if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
