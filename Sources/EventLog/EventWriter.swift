@@ -170,6 +170,13 @@ public final class EventWriter: EventSink {
         var spare: [Event] = []
         var line: [UInt8] = []
         var lastRotationCheck = DispatchTime.now()
+        func followRotation() {
+            let now = DispatchTime.now()
+            guard now.uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds >= UInt64(rotationCheckMilliseconds) * 1_000_000
+            else { return }
+            output.reopenIfMoved()
+            lastRotationCheck = now
+        }
         var carriedDrops: UInt64 = 0
         while true {
             let batch = queue.withLock { queue -> Batch? in
@@ -177,9 +184,11 @@ public final class EventWriter: EventSink {
                     queue.writerIsWaiting = true
                     return nil
                 }
-                // Swap buffers so producers keep appending while this batch is written.
-                var events = spare
+                // Swap buffers so producers keep appending, into recycled storage, while
+                // this batch is written.
+                var events: [Event] = []
                 swap(&events, &queue.pending)
+                swap(&queue.pending, &spare)
                 let batch = Batch(events: events, dropped: queue.droppedSinceReport,
                                   reopen: queue.reopenRequested, stopping: queue.stopping)
                 queue.droppedSinceReport = 0
@@ -188,14 +197,11 @@ public final class EventWriter: EventSink {
             }
             guard var batch else {
                 _ = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds))
-                if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
-                    >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
-                    output.reopenIfMoved()
-                    lastRotationCheck = DispatchTime.now()
-                }
+                followRotation()
                 continue
             }
-            if batch.reopen { output.reopen() }
+            // Before writing, so that a batch after a rotation lands in the new file.
+            if batch.reopen { output.reopen() } else { followRotation() }
 
             line.removeAll(keepingCapacity: true)
             for event in batch.events {
@@ -239,12 +245,6 @@ public final class EventWriter: EventSink {
             // Keep this batch's storage for the next swap, so a steady load allocates nothing.
             swap(&spare, &batch.events)
             spare.removeAll(keepingCapacity: true)
-
-            if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
-                >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
-                output.reopenIfMoved()
-                lastRotationCheck = DispatchTime.now()
-            }
         }
     }
 
