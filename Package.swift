@@ -65,6 +65,7 @@ let package = Package(
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -83,7 +84,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mtforensics", dependencies: [
-            "Forensics",
+            "Forensics", "ConfigFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -100,7 +101,7 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
-        .testTarget(name: "ForensicsTests", dependencies: ["Forensics"]),
+        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

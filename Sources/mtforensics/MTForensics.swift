@@ -5,11 +5,9 @@ import Forensics
 struct MTForensics: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mtforensics",
-        abstract: "Evidence snapshots, verification, timelines and runbooks (not implemented yet).",
-        version: ForensicsLibrary.version
+        abstract: "Evidence snapshots, verification, timelines and runbooks for mtshield.",
+        version: ForensicsLibrary.version,
+        subcommands: [SnapshotCommand.self, VerifyCommand.self, ListCommand.self, ExtractCommand.self,
+                      TimelineCommand.self, RunbookCommand.self]
     )
-
-    mutating func run() throws {
-        throw ValidationError("mtforensics is not implemented yet: see the \"mtforensics\" issue")
-    }
 }

@@ -1,0 +1,154 @@
+/// Keeps the event lines whose `@timestamp` lies within the snapshot's window. Lines
+/// without a readable timestamp are kept (evidence is not dropped on a guess); lines
+/// longer than an event can be are passed through in pieces.
+final class EventWindowFilter {
+    private let since: Int64
+    private let until: Int64
+    private var line: [UInt8] = []
+    private var passingLongLine = false
+    private(set) var linesOutside = 0
+    private(set) var linesKept = 0
+    static let maximumLine = 64 * 1024
+    private static let key = Array("\"@timestamp\"".utf8)
+
+    init(sinceMilliseconds: Int64, untilMilliseconds: Int64) {
+        self.since = sinceMilliseconds
+        self.until = untilMilliseconds
+    }
+
+    func process(_ chunk: UnsafeRawBufferPointer, final: Bool) -> [UInt8] {
+        var output: [UInt8] = []
+        for byte in chunk {
+            if passingLongLine {
+                output.append(byte)
+                if byte == UInt8(ascii: "\n") { passingLongLine = false }
+                continue
+            }
+            line.append(byte)
+            if byte == UInt8(ascii: "\n") {
+                finishLine(into: &output)
+            } else if line.count > Self.maximumLine {
+                output += line
+                line.removeAll(keepingCapacity: true)
+                passingLongLine = true
+                linesKept += 1
+            }
+        }
+        if final, !line.isEmpty { finishLine(into: &output) }
+        return output
+    }
+
+    private func finishLine(into output: inout [UInt8]) {
+        defer { line.removeAll(keepingCapacity: true) }
+        if let time = Self.timestamp(in: line), time < since || time > until {
+            linesOutside += 1
+            return
+        }
+        linesKept += 1
+        output += line
+    }
+
+    /// The `@timestamp` of a JSON event line, in milliseconds since the epoch.
+    static func timestamp(in line: [UInt8]) -> Int64? {
+        guard let keyStart = line.firstRange(of: key) else { return nil }
+        var index = keyStart.upperBound
+        while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
+        guard index < line.count, line[index] == UInt8(ascii: ":") else { return nil }
+        index += 1
+        while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
+        guard index < line.count, line[index] == UInt8(ascii: "\"") else { return nil }
+        index += 1
+        guard let close = line[index...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return RFC3339.milliseconds(line[index..<close])
+    }
+}
+
+/// RFC 3339 timestamps, as the event log writes them and the custody record states them.
+public enum RFC3339 {
+    /// `2026-11-24T22:56:06.123Z` (or with an offset, or without fractions) to milliseconds.
+    public static func milliseconds(_ text: some Collection<UInt8>) -> Int64? {
+        let bytes = Array(text)
+        guard bytes.count >= 20 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), bytes[4] == UInt8(ascii: "-"), let month = number(5..<7), bytes[7] == UInt8(ascii: "-"),
+              let day = number(8..<10), bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t") || bytes[10] == UInt8(ascii: " "),
+              let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16),
+              bytes[16] == UInt8(ascii: ":"), let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        var index = 19
+        var millisecond = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var digits = 0
+            while index < bytes.count, (48...57).contains(bytes[index]) {
+                if digits < 3 { millisecond = millisecond * 10 + Int(bytes[index] - 48) }
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { return nil }
+            if digits < 3 { for _ in digits..<3 { millisecond *= 10 } }
+        }
+        guard index < bytes.count else { return nil }
+        var offsetMinutes = 0
+        switch bytes[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            index += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard let hours = number((index + 1)..<(index + 3)), index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+                  let minutes = number((index + 4)..<(index + 6)), hours < 24, minutes < 60 else { return nil }
+            offsetMinutes = (hours * 60 + minutes) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(millisecond)
+    }
+
+    /// `2026-11-24T22:56:06.123Z`.
+    public static func format(milliseconds: Int64) -> String {
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        let millisecond = Int(milliseconds - seconds * 1000)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civilFromDays(Int(days))
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millisecond, 3))Z"
+    }
+
+    // Howard Hinnant's days_from_civil and civil_from_days.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import Forensics
-
-@Suite struct ForensicsPlaceholderTests {
-    @Test func libraryLinks() {}
-}
