@@ -161,9 +161,22 @@ public final class EventWriter: EventSink {
     }
 
     private func writeLoop() {
+        // A log piped to a reader that went away must fail the write (EPIPE), not kill
+        // the process: SIGPIPE from write(2) goes to this thread, so block it here.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         var spare: [Event] = []
         var line: [UInt8] = []
         var lastRotationCheck = DispatchTime.now()
+        func followRotation() {
+            let now = DispatchTime.now()
+            guard now.uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds >= UInt64(rotationCheckMilliseconds) * 1_000_000
+            else { return }
+            output.reopenIfMoved()
+            lastRotationCheck = now
+        }
         var carriedDrops: UInt64 = 0
         while true {
             let batch = queue.withLock { queue -> Batch? in
@@ -171,25 +184,24 @@ public final class EventWriter: EventSink {
                     queue.writerIsWaiting = true
                     return nil
                 }
-                // Swap buffers so producers keep appending while this batch is written.
-                var events = spare
+                // Swap buffers so producers keep appending, into recycled storage, while
+                // this batch is written.
+                var events: [Event] = []
                 swap(&events, &queue.pending)
+                swap(&queue.pending, &spare)
                 let batch = Batch(events: events, dropped: queue.droppedSinceReport,
                                   reopen: queue.reopenRequested, stopping: queue.stopping)
                 queue.droppedSinceReport = 0
                 queue.reopenRequested = false
                 return batch
             }
-            guard let batch else {
+            guard var batch else {
                 _ = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds))
-                if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
-                    >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
-                    output.reopenIfMoved()
-                    lastRotationCheck = DispatchTime.now()
-                }
+                followRotation()
                 continue
             }
-            if batch.reopen { output.reopen() }
+            // Before writing, so that a batch after a rotation lands in the new file.
+            if batch.reopen { output.reopen() } else { followRotation() }
 
             line.removeAll(keepingCapacity: true)
             for event in batch.events {
@@ -230,14 +242,9 @@ public final class EventWriter: EventSink {
                 done.signal()
                 return
             }
-            spare = batch.events
+            // Keep this batch's storage for the next swap, so a steady load allocates nothing.
+            swap(&spare, &batch.events)
             spare.removeAll(keepingCapacity: true)
-
-            if DispatchTime.now().uptimeNanoseconds - lastRotationCheck.uptimeNanoseconds
-                >= UInt64(rotationCheckMilliseconds) * 1_000_000 {
-                output.reopenIfMoved()
-                lastRotationCheck = DispatchTime.now()
-            }
         }
     }
 

@@ -73,6 +73,7 @@ public final class ProxyService: Service, Sendable {
 
     /// Binds every `listen` address (IPv4 and IPv6) and returns the bound addresses, in
     /// `listen` order (port 0 becomes the real port). Binding again returns the same.
+    /// Connections are accepted only once `run()` starts.
     @discardableResult
     public func bind() async throws -> [SocketAddress] {
         let (settings, existing) = state.withLock { ($0.settings, $0.bound ? $0.listeners : nil) }
@@ -105,6 +106,8 @@ public final class ProxyService: Service, Sendable {
     private func bindListener(_ endpoint: HostAndPort, text: String) async throws -> Channel {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
+            // Bound but not accepting until `run()`: the kernel queues clients meanwhile.
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.recvAllocator, value: RelayReadSizing.allocator)
@@ -131,6 +134,10 @@ public final class ProxyService: Service, Sendable {
         var started = Event(timestampMilliseconds: clock.milliseconds(), action: .proxyStarted, instance: instance)
         started.labels["listen"] = addresses.map { "\($0)" }.joined(separator: ",")
         events.emit(started)
+        let listeners = state.withLock { $0.listeners }
+        for listener in listeners {
+            try await listener.setOption(ChannelOptions.autoRead, value: true).get()
+        }
 
         var cancelled = false
         do {

@@ -86,6 +86,20 @@ struct RunCommand: ParsableCommand {
             throw ExitCode.failure
         }
 
+        var statsServer: StatsServer?
+        if let listen = configuration.stats.listen,
+           let endpoint = try? HostAndPort.parse(listen, allowName: false, allowAnyPort: true).get() {
+            let server = StatsServer(listen: endpoint, stats: stats, logger: logger)
+            do {
+                try await server.start()
+            } catch {
+                printError("error: \(path): stats.listen: \(listen): cannot bind: \(error)")
+                writer?.shutdown()
+                throw ExitCode.failure
+            }
+            statsServer = server
+        }
+
         if let user = configuration.user {
             try exitOnFailure { () throws(PrivilegeDrop.Failure) in try PrivilegeDrop.drop(to: user) }
             logger.info("privileges dropped", metadata: ["user": "\(user)"])
@@ -102,14 +116,12 @@ struct RunCommand: ParsableCommand {
             })
 
         logger.info("proxy started", metadata: ["listen": "\(configuration.listen.joined(separator: ","))"])
-        // Shutdown runs in reverse: reloads stop, the proxy drains, the blocklist stays
-        // in force until the last session is gone.
+        // Shutdown runs in reverse: reloads stop, the proxy drains, the counters stay
+        // readable and the blocklist in force until the last session is gone.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: watcher),
-                .init(service: proxy),
-                .init(service: reloader),
-            ],
+            services: [.init(service: watcher)]
+                + (statsServer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+                + [.init(service: proxy), .init(service: reloader)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

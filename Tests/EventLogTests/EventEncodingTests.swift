@@ -51,7 +51,7 @@ import Testing
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         formatter.timeZone = TimeZone(identifier: "UTC")
-        for _ in 0..<2000 {
+        for _ in 0..<500 {
             // 1900…2200
             let milliseconds = Int64(random.next() % 9_467_280_000_000) - 2_208_988_800_000
             let object = try Self.parse(Event(timestampMilliseconds: milliseconds, action: .proxyStarted).jsonLine())
@@ -113,7 +113,7 @@ import Testing
 
     @Test func randomEventsAreValidBoundedJSON() throws {
         var random = SplitMix64(seed: 7)
-        for round in 0..<1000 {
+        for round in 0..<600 {
             let event = Self.randomEvent(&random)
             var buffer: [UInt8] = [0x41]
             event.appendJSONLine(to: &buffer)

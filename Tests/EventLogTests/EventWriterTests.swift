@@ -18,6 +18,14 @@ import Glibc
         return url
     }
 
+    /// Runs a call that waits (flush, shutdown, a pipe) on a thread of its own, so that it
+    /// never holds a thread of the cooperative pool the other tests share.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
     static func event(_ sequence: Int, message: String? = nil) -> Event {
         Event(timestampMilliseconds: 1_700_006_400_000 + Int64(sequence), action: .connectionAccepted,
               sourceIP: "127.0.0.1", sessionID: String(sequence), message: message)
@@ -34,19 +42,19 @@ import Glibc
         lines.compactMap { ($0["session.id"] as? String).flatMap { Int($0) } }
     }
 
-    @Test func writesEveryEventInOrderWithPrivacyApplied() throws {
+    @Test func writesEveryEventInOrderWithPrivacyApplied() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("events.jsonl").path
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .minimized),
                                      queueCapacity: 1 << 20, instance: "test", logger: Self.logger)
-        let count = 50_000
+        let count = 20_000
         let started = ContinuousClock.now
         for sequence in 0..<count { writer.emit(Self.event(sequence)) }
-        #expect(writer.flush(timeout: .seconds(60)))
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
         let elapsed = ContinuousClock.now - started
         print("EventWriter: \(count) events emitted, hashed, encoded and written in \(elapsed)")
-        #expect(writer.shutdown())
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
 
         let lines = try Self.lines(at: path)
         #expect(lines.count == count)
@@ -73,7 +81,7 @@ import Glibc
                 }
             }
         }
-        #expect(writer.shutdown())
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
         let ids = Self.sessionIDs(try Self.lines(at: path))
         #expect(ids.count == producers * perProducer)
         for producer in 0..<producers {
@@ -81,7 +89,7 @@ import Glibc
         }
     }
 
-    @Test func aStalledFileDropsAndCountsThenReportsTheDrops() throws {
+    @Test func aStalledFileDropsAndCountsThenReportsTheDrops() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("stalled.fifo").path
@@ -105,18 +113,21 @@ import Glibc
 
         let shutdown = Thread { writer.shutdown(timeout: .seconds(30)) }
         shutdown.start()
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let count = read(reader, &chunk, chunk.count)
-            if count > 0 {
-                received += chunk[0..<count]
-            } else if count == 0 {
-                break
-            } else {
-                usleep(1000)
+        let received = await Self.blocking { () -> [UInt8] in
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let count = read(reader, &chunk, chunk.count)
+                if count > 0 {
+                    received += chunk[0..<count]
+                } else if count == 0 {
+                    break
+                } else {
+                    usleep(1000)
+                }
             }
+            return received
         }
         let lines = try received.split(separator: UInt8(ascii: "\n")).map {
             try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])
@@ -133,7 +144,26 @@ import Glibc
         #expect(Self.sessionIDs(delivered) == Self.sessionIDs(delivered).sorted())
     }
 
-    @Test func followsARenameByLogrotate() throws {
+    @Test func aReaderThatWentAwayCostsEventsNotTheProcess() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("gone.fifo").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        try #require(reader >= 0)
+        let reported = Mutex<UInt64>(0)
+        let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
+                                     queueCapacity: 100, logger: Self.logger,
+                                     onDrop: { count in reported.withLock { $0 += count } })
+        close(reader)
+        for sequence in 0..<10 { writer.emit(Self.event(sequence)) }
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
+        #expect(writer.droppedCount == 10)
+        #expect(reported.withLock { $0 } == 10)
+    }
+
+    @Test func followsARenameByLogrotate() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("events.jsonl").path
@@ -141,7 +171,7 @@ import Glibc
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 1000, logger: Self.logger, rotationCheckInterval: .milliseconds(20))
         for sequence in 0..<10 { writer.emit(Self.event(sequence)) }
-        #expect(writer.flush())
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
         #expect(rename(path, rotated) == 0)
 
         var sequence = 10
@@ -149,11 +179,11 @@ import Glibc
         while !FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline {
             writer.emit(Self.event(sequence))
             sequence += 1
-            usleep(5000)
+            try await Task.sleep(for: .milliseconds(5))
         }
         writer.emit(Self.event(sequence))
         sequence += 1
-        #expect(writer.shutdown())
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
 
         let old = Self.sessionIDs(try Self.lines(at: rotated))
         let new = Self.sessionIDs(try Self.lines(at: path))
@@ -162,7 +192,7 @@ import Glibc
         #expect(old.count >= 10)
     }
 
-    @Test func followsARemovalAndAnExplicitReopen() throws {
+    @Test func followsARemovalAndAnExplicitReopen() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("events.jsonl").path
@@ -170,30 +200,30 @@ import Glibc
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 1000, logger: Self.logger, rotationCheckInterval: .seconds(3600))
         writer.emit(Self.event(0))
-        #expect(writer.flush())
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
         #expect(unlink(path) == 0)
         writer.reopen()
         writer.emit(Self.event(1))
-        #expect(writer.shutdown())
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
         #expect(Self.sessionIDs(try Self.lines(at: path)) == [1])
     }
 
-    @Test func afterShutdownEventsAreCountedNotWritten() throws {
+    @Test func afterShutdownEventsAreCountedNotWritten() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("events.jsonl").path
         let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
                                      queueCapacity: 10, logger: Self.logger)
         writer.emit(Self.event(0))
-        #expect(writer.shutdown())
-        #expect(writer.shutdown())
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
         writer.emit(Self.event(1))
-        #expect(writer.flush())
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
         #expect(writer.droppedCount == 1)
         #expect(Self.sessionIDs(try Self.lines(at: path)) == [0])
     }
 
-    @Test func anUnopenableLogIsAClearError() throws {
+    @Test func anUnopenableLogIsAClearError() async throws {
         let path = "/nonexistent-mtshield-dir/events.jsonl"
         #expect {
             try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),

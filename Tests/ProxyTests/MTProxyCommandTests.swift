@@ -263,6 +263,33 @@ import Testing
         return connected == 0
     }
 
+    /// `GET path` over HTTP/1.1 to 127.0.0.1:`port`; the whole response, headers included.
+    static func httpGet(port: Int, path: String) -> String {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return "" }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
     @Test func runEnforcesTheLiveBlocklistAndReportsReloadsAsEvents() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mtproxy-run-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -273,7 +300,7 @@ import Testing
         let config = """
         listen: ["127.0.0.1:0"]
         stats:
-          listen: null
+          listen: 127.0.0.1:0
         events:
           path: \(eventsPath)
           privacy: full
@@ -288,6 +315,8 @@ import Testing
         try #require(proxy.waitFor("proxy started"))
         let bound = try #require(proxy.log.split(separator: " ").first { $0.hasPrefix("proxy.bound=") })
         let port = try #require(Int(bound.split(separator: ":").last ?? ""))
+        let statsBound = try #require(proxy.log.split(separator: " ").first { $0.hasPrefix("stats.listen=") })
+        let statsPort = try #require(Int(statsBound.split(separator: ":").last ?? ""))
         func events() -> String { (try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "" }
         func waitForEvent(_ text: String, count: Int = 1) -> Bool {
             let deadline = ContinuousClock.now + .seconds(10)
@@ -300,6 +329,9 @@ import Testing
 
         #expect(Self.connectOnce(port: port))
         #expect(waitForEvent("\"event.reason\":\"blocklisted\""))
+        let statsResponse = Self.httpGet(port: statsPort, path: "/stats")
+        #expect(statsResponse.hasPrefix("HTTP/1.1 200"))
+        #expect(statsResponse.replacingOccurrences(of: " ", with: "").contains("\"blocklisted\":1"), "\(statsResponse)")
 
         // The auditor replaces the list: 127.0.0.1 is no longer in it.
         try "127.0.0.2\n".write(toFile: blocklistPath, atomically: true, encoding: .utf8)

@@ -20,13 +20,14 @@ final class EchoDC: Sendable {
     private let seen = Seen()
     var headers: [(tag: [UInt8], dc: Int)] { seen.headers.withLock { $0 } }
 
-    init(group: EventLoopGroup) async throws {
+    /// - Parameter replyThenClose: instead of echoing, send these bytes after the header and close.
+    init(group: EventLoopGroup, replyThenClose: [UInt8]? = nil) async throws {
         let seen = self.seen
         channel = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EchoDCHandler { tag, dc in seen.headers.withLock { $0.append((tag, dc)) } })
+                    try channel.pipeline.syncOperations.addHandler(EchoDCHandler(replyThenClose: replyThenClose) { tag, dc in seen.headers.withLock { $0.append((tag, dc)) } })
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -41,8 +42,12 @@ final class EchoDCHandler: ChannelInboundHandler {
     private var header: [UInt8] = []
     private var leg: TestDCLeg?
     private let onHeader: (_ tag: [UInt8], _ dc: Int) -> Void
+    private let replyThenClose: [UInt8]?
 
-    init(onHeader: @escaping (_ tag: [UInt8], _ dc: Int) -> Void) { self.onHeader = onHeader }
+    init(replyThenClose: [UInt8]?, onHeader: @escaping (_ tag: [UInt8], _ dc: Int) -> Void) {
+        self.replyThenClose = replyThenClose
+        self.onHeader = onHeader
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data).bytes
@@ -54,6 +59,11 @@ final class EchoDCHandler: ChannelInboundHandler {
             let leg = TestDCLeg(header: header)
             self.leg = leg
             onHeader(leg.tag, leg.dc)
+            if let replyThenClose {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: leg.encryptor.transform(replyThenClose))))
+                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                return
+            }
         }
         guard let leg, !bytes.isEmpty else { return }
         let plain = leg.decryptor.transform(bytes)
@@ -145,7 +155,8 @@ final class CollectingHandler: ChannelInboundHandler {
                 try await channel.close(mode: .output)
                 let echoed = try await received.get()
                 #expect(echoed.count == payload.count)
-                #expect(client.decryptor.transform(echoed) == payload)
+                let echoedIntact = client.decryptor.transform(echoed) == payload // a Bool: a failing #expect would print 3 MiB
+                #expect(echoedIntact)
                 try? await channel.close()
 
                 #expect(dc.headers.count == 1)
@@ -168,6 +179,35 @@ final class CollectingHandler: ChannelInboundHandler {
             }
         }
         #expect(sink.actions().last == "proxy.stopped")
+        try await dc.channel.close()
+    }
+
+    @Test func everythingQueuedReachesTheClientWhenTheDCClosesFirst() async throws {
+        let reply = SecureRandom.bytes(4 << 20)
+        let dc = try await EchoDC(group: group, replyThenClose: reply)
+        var configuration = TestSecrets.configuration(dcs: [2: [dc.address]])
+        configuration.listen = ["127.0.0.1:0"]
+        let sink = RecordingEventSink()
+        let proxy = service(configuration, sink: sink)
+        let address = try await proxy.bind()[0]
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await proxy.run() }
+                let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: 2)
+                let (channel, received) = try await connect(to: address)
+                try await channel.writeAndFlush(ByteBuffer(bytes: client.header))
+                let bytes = try await received.get()
+                #expect(bytes.count == reply.count)
+                let replyIntact = client.decryptor.transform(bytes) == reply
+                #expect(replyIntact)
+                try? await channel.close()
+                try await eventually { sink.first(.sessionClosed) != nil }
+                #expect(sink.first(.sessionClosed)?.reason == "upstream_closed")
+                #expect(sink.first(.sessionClosed)?.bytesOut == UInt64(reply.count))
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
         try await dc.channel.close()
     }
 

@@ -134,6 +134,27 @@ import Glibc
         #expect(try await Self.get("/stats", port: port).status == 200)
     }
 
+    @Test func randomBytesNeverStopTheServer() async throws {
+        let server = StatsServer(host: "127.0.0.1", port: 0, stats: StatsTests.busyStats(), logger: Logger(label: "test.stats"),
+                                 idleTimeout: .milliseconds(200))
+        let port = try #require(try await server.start().port)
+        defer { Task { await server.stop() } }
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["GET ", "HEAD ", "POST ", "/stats", "/metrics", " HTTP/1.1", " HTTP/1.0", "\r\n", "\r\n\r\n",
+                      "Host: x", "Content-Length: 5", "Transfer-Encoding: chunked", ":", "\u{00}", "\u{FF}", "%2e%2e/", "?a=b"]
+        for _ in 0..<40 {
+            var request = ""
+            for _ in 0..<Int.random(in: 1...12, using: &random) { request += pieces.randomElement(using: &random)! }
+            if Bool.random(using: &random) {
+                request += String(decoding: (0..<Int.random(in: 1...64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }, as: UTF8.self)
+            }
+            let reply = try await Self.exchange(port: port, request)
+            let text = String(decoding: reply, as: UTF8.self)
+            #expect(reply.isEmpty || text.hasPrefix("HTTP/1."), "\(request.debugDescription)")
+        }
+        #expect(try await Self.get("/stats", port: port).status == 200)
+    }
+
     @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
         let server = StatsServer(host: "127.0.0.1", port: 0, stats: StatsTests.busyStats(), logger: Logger(label: "test.stats"),
                                  idleTimeout: .milliseconds(300))

@@ -152,6 +152,21 @@ import Testing
         #expect((response.allow != nil) == (status == .methodNotAllowed))
     }
 
+    @Test func anyMethodAndURIGetsAnAnswer() {
+        let endpoint = StatsEndpoint(stats: Self.busyStats(), now: { Self.started })
+        let methods: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .OPTIONS, .RAW(value: "BREW")]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let uri = String((0..<Int.random(in: 0...40, using: &random)).map { _ in
+                Character(Unicode.Scalar(UInt8.random(in: 0x20...0x7E, using: &random)))
+            })
+            let method = methods.randomElement(using: &random)!
+            let status = endpoint.response(method: method, uri: uri).status
+            let expected: [HTTPResponseStatus] = method == .GET || method == .HEAD ? [.ok, .notFound] : [.methodNotAllowed]
+            #expect(expected.contains(status), "\(method) \(uri)")
+        }
+    }
+
     /// Prometheus text format 0.0.4: HELP and TYPE before a family's samples, valid
     /// names and label syntax, integer values, each family declared once.
     static func checkExpositionFormat(_ text: String) throws {

@@ -26,6 +26,13 @@ def pytest_collection_modifyitems(config, items):
     items[:] = selected
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, "report_" + report.when, report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def fake_dc():
     dc = FakeDC().start()
@@ -43,7 +50,7 @@ def mtproxy_binary():
     if PROXY_UNDER_TEST != "mtproxy":
         return None
     if not binary_supports_run(MTPROXY_BIN):
-        pytest.xfail(f"`mtproxy run` is not available yet in {MTPROXY_BIN} (proxy not on main)")
+        pytest.fail(f"no `mtproxy run` in {MTPROXY_BIN}: build it first (`make build`)", pytrace=False)
     return MTPROXY_BIN
 
 
@@ -73,7 +80,7 @@ def new_secret():
 
 
 @pytest.fixture
-def start_proxy(tmp_path, fake_dc, mtproxy_binary):
+def start_proxy(request, tmp_path, fake_dc, mtproxy_binary):
     """start_proxy(secret_hex, **top-level overrides) -> a running proxy, stopped at teardown."""
     started = []
 
@@ -92,3 +99,10 @@ def start_proxy(tmp_path, fake_dc, mtproxy_binary):
     yield start
     for proxy in started:
         proxy.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for proxy in started:
+            # What the proxy said, for the failure report (secrets are random per test).
+            print(f"--- {type(proxy).__name__} output ---\n{proxy.output()[-4000:] if hasattr(proxy, 'output') else ''}")
+            for event in (proxy.events() if hasattr(proxy, "events") else [])[-40:]:
+                print(event)

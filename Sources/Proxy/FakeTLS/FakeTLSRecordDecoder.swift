@@ -65,7 +65,8 @@ public struct FakeTLSRecordDecoder: Sendable {
             length = Int(input.readInteger(as: UInt16.self)!)
         } else {
             while pendingHeaderCount < 5, let byte = input.readInteger(as: UInt8.self) {
-                withUnsafeMutableBytes(of: &pendingHeader) { $0[pendingHeaderCount] = byte }
+                let index = pendingHeaderCount
+                withUnsafeMutableBytes(of: &pendingHeader) { $0[index] = byte }
                 pendingHeaderCount += 1
             }
             guard pendingHeaderCount == 5 else { return }

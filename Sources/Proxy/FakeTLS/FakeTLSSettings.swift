@@ -26,7 +26,7 @@ public struct FakeTLSSettings: Sendable, Hashable {
     public var allowMissingServerName: Bool = true
     /// Payload length of the single ApplicationData record ("certificate") in the
     /// ServerHello flight. Real certificate chains of HTTPS sites land here; the official
-    /// proxy's fallback is 2500–3619, mtg's 2500–4699.
+    /// proxy's fallback is 2500–3619, mtg's 2500–4699. Clamped to 1…16 384.
     public var certificateLengths: ClosedRange<Int> = 2500...4600
 
     /// The narrowest acceptance window the replay filter must cover, in seconds.

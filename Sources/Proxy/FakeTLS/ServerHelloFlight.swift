@@ -18,7 +18,7 @@ public enum ServerHelloFlight {
     /// The flight with fresh random inputs: a real X25519 public key and a random
     /// certificate-sized ApplicationData payload.
     public static func make(for authenticated: AuthenticatedHello, settings: FakeTLSSettings) -> [UInt8] {
-        let length = Int.random(in: settings.certificateLengths)
+        let length = Int.random(in: settings.certificateLengths.clamped(to: 1...FakeTLSRecordEncoder.maximumPayloadLength))
         return make(clientRandom: authenticated.hello.random,
                     sessionID: authenticated.hello.sessionID,
                     cipherSuite: cipherSuite(for: authenticated.hello),

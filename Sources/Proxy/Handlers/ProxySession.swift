@@ -144,13 +144,24 @@ final class ProxySession {
         }
     }
 
+    /// The relay closes the DC leg after delivering what is queued for it; if the DC stops
+    /// reading, this bounds the wait.
+    private func lingerUpstream() {
+        guard let upstream = upstreamChannel, upstream.isActive else { return }
+        upstream.eventLoop.assumeIsolated().scheduleTask(in: Self.upstreamLinger) {
+            upstream.close(promise: nil)
+        }
+    }
+
+    static let upstreamLinger: TimeAmount = .seconds(5)
+
     /// Called once, when the client channel has closed: final counters and `session.closed`.
     func finish(defaultReason: String) {
         guard !finished else { return }
         finished = true
         idleTimer?.cancel()
         idleTimer = nil
-        upstreamChannel?.close(promise: nil)
+        lingerUpstream()
         reportBytes()
         if let transport, let dc {
             stats.sessionEnded(transport: transport, dc: abs(dc))

@@ -47,6 +47,8 @@ final class RelayHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var inputClosed = false
+    /// Completes when our output has been shut down after the partner's EOF.
+    private var outputShutdown: EventLoopFuture<Void>?
 
     private init(side: Side, session: ProxySession, cipher: ClientToUpstreamCipher?) {
         self.side = side
@@ -81,21 +83,29 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     /// The other side sent EOF: shut down our output once what is queued has gone out.
-    /// If our input is closed too, NIO escalates an output close to a full close that
-    /// would drop queued writes, so wait for an empty write that completes after them.
+    /// With our input shut too, NIO would escalate an output close to a full close that
+    /// drops queued writes, so then flush with an empty write and close fully after it.
     private func partnerWriteEOF() {
-        guard let context else { return }
+        guard let context, outputShutdown == nil else { return }
+        let done = context.eventLoop.makePromise(of: Void.self)
+        outputShutdown = done.futureResult
         if inputClosed {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                context.close(mode: .output, promise: nil)
-            }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: done)
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else {
-            context.close(mode: .output, promise: nil)
+            context.close(mode: .output, promise: done)
         }
     }
 
+    /// The other side is gone: close, but let an output shutdown already under way deliver
+    /// what it holds first (the session's linger timer bounds the wait).
     private func partnerCloseFull() {
-        context?.close(promise: nil)
+        guard let context else { return }
+        if let outputShutdown {
+            outputShutdown.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     private func partnerBecameWritable() {

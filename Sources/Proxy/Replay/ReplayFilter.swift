@@ -20,7 +20,8 @@ import Synchronization
 /// - `timeToLive` must be at least the width of the fake-TLS timestamp window
 ///   (`FakeTLSSettings.timestampWindow`): after that the timestamp check refuses the
 ///   hello anyway.
-/// - Memory: about `approximateBytesPerEntry` × `capacity` at most, allocated as it fills.
+/// - Memory: at most `maximumBytesPerEntry` × `capacity`, reserved up front so the tables
+///   never rehash under the lock; pages are touched only as entries arrive.
 /// - Thread-safe: one instance is shared by every event loop. The lock is held only for
 ///   a dictionary lookup, an insert and amortised O(1) eviction; hashing happens outside.
 /// - Time comes from the caller (`now`, monotonic), so tests drive it.
@@ -38,9 +39,9 @@ public final class ReplayFilter: Sendable {
         }
     }
 
-    /// A dictionary slot (16-byte key, 8-byte deadline, hashing overhead at 75 % load)
-    /// plus its FIFO slot (24 bytes), rounded up.
-    public static let approximateBytesPerEntry = 80
+    /// A 24-byte dictionary slot in a power-of-two table kept at most 75 % full (so 32 to
+    /// 64 bytes an entry) plus a 24-byte FIFO slot.
+    public static let maximumBytesPerEntry = 88
 
     struct Fingerprint: Hashable, Sendable {
         var high: UInt64
@@ -59,12 +60,16 @@ public final class ReplayFilter: Sendable {
     }
 
     public let configuration: Configuration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(configuration: Configuration = Configuration()) {
         precondition(configuration.capacity > 0, "a replay filter needs room for one entry")
         precondition(configuration.timeToLive > .zero, "a replay filter's time to live must be positive")
         self.configuration = configuration
+        var state = State()
+        state.expiries.reserveCapacity(configuration.capacity)
+        state.order.reserveCapacity(configuration.capacity)
+        self.state = Mutex(state)
     }
 
     /// Entries currently held (expired ones included until they are evicted).

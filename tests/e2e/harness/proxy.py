@@ -91,15 +91,15 @@ class MTProxy:
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
             cwd=self.workdir,
         )
+        # Ready when it says so: a probe connection would show up in its events.
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mtproxy exited with {self.process.returncode} at start:\n{self.output()}")
-            with contextlib.suppress(OSError):
-                socket.create_connection((self.host, self.port), timeout=1).close()
+            if any(e.get("event.action") == "proxy.started" for e in self.events()):
                 return self
             time.sleep(0.05)
-        raise TimeoutError(f"mtproxy did not listen on {self.host}:{self.port} in {STARTUP_TIMEOUT}s:\n{self.output()}")
+        raise TimeoutError(f"mtproxy did not start (no proxy.started event) in {STARTUP_TIMEOUT}s:\n{self.output()}")
 
     def signal(self, signum):
         self.process.send_signal(signum)

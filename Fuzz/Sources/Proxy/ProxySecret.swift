@@ -1,0 +1,1 @@
+../../../Sources/Proxy/Secrets/ProxySecret.swift
