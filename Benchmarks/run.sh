@@ -16,6 +16,7 @@ SETUPS=${SETUPS:-5000}
 PARALLEL=${PARALLEL:-16}
 BULK_CONNECTIONS=${BULK_CONNECTIONS:-8}
 BULK_MIB=${BULK_MIB:-128}
+BULK_ROUNDS=${BULK_ROUNDS:-3}
 MTPROTOPROXY_VERSION=1.0.6
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -194,7 +195,7 @@ for relay in $RELAYS; do
     if "$MTBENCH" load --relay "127.0.0.1:$relay_port" --name "$relay" --encryption "$encryption" \
         --secret "dd$SECRET_KEY" --proxy-pid "$RELAY_PID" --dc-pid "$dc_pid" \
         --idle "$IDLE" --setups "$SETUPS" --parallel "$PARALLEL" \
-        --bulk-connections "$BULK_CONNECTIONS" --bulk-mib "$BULK_MIB" --output "$RUN/$relay.json"; then
+        --bulk-connections "$BULK_CONNECTIONS" --bulk-mib "$BULK_MIB" --bulk-rounds "$BULK_ROUNDS" --output "$RUN/$relay.json"; then
         REPORTS+=("$RUN/$relay.json")
     else
         log "$relay: the load failed; its row stays pending. Relay output:"
@@ -206,7 +207,7 @@ done
 
 echo
 echo "machine: $(nproc) cores; load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "load: $IDLE idle, $SETUPS setups ($PARALLEL in flight), $BULK_CONNECTIONS bulk connections x $BULK_MIB MiB each way"
+echo "load: $IDLE idle, $SETUPS setups ($PARALLEL in flight), $BULK_CONNECTIONS bulk connections x $BULK_MIB MiB each way, $BULK_ROUNDS rounds"
 echo
 "$MTBENCH" table "${REPORTS[@]}"
 if [[ -n ${KEEP_REPORTS:-} ]]; then

@@ -20,6 +20,9 @@ public struct LoadPlan: Sendable {
     public var bulkConnections: Int = 8
     /// 32 KiB frames each bulk connection sends each way (4,096: 128 MiB).
     public var bulkFramesPerDirection: Int = 4_096
+    /// Times the bulk phase runs; the report keeps the median round (a shared machine's
+    /// noise moves single rounds by tens of percent) and lists every round's CPU-s/GiB.
+    public var bulkRounds: Int = 3
     /// No single connection's work may take longer than this.
     public var connectionTimeout: TimeAmount = .seconds(60)
 

@@ -29,8 +29,15 @@ public final class LoadRunner: Sendable {
         log("\(relayName): idle, \(idle.connections) connections held, proxy RSS \(idle.proxyResidentBeforeKiB) -> \(idle.proxyResidentAfterKiB) KiB")
         let setup = try await setupPhase()
         log("\(relayName): setup, \(setup.connections) round trips in \(formatted(setup.cost.wallSeconds)) s")
-        let bulk = try await bulkPhase()
-        log("\(relayName): bulk, \(bulk.bytes >> 20) MiB in \(formatted(bulk.cost.wallSeconds)) s")
+        var rounds: [RunReport.BulkPhase] = []
+        for round in 1...max(1, plan.bulkRounds) {
+            let bulk = try await bulkPhase()
+            log("\(relayName): bulk round \(round), \(bulk.bytes >> 20) MiB in \(formatted(bulk.cost.wallSeconds)) s, proxy \(formatted(bulk.proxyCPUSecondsPerGiB, digits: 3)) CPU-s/GiB")
+            rounds.append(bulk)
+        }
+        let byCost = rounds.sorted { $0.proxyCPUSecondsPerGiB < $1.proxyCPUSecondsPerGiB }
+        var bulk = byCost[byCost.count / 2]
+        bulk.roundsCPUSecondsPerGiB = rounds.map(\.proxyCPUSecondsPerGiB)
         let (errors, first) = failures.withLock { $0 }
         return RunReport(relay: relayName, encryption: plan.encryption.rawValue,
                          idle: idle, setup: setup, bulk: bulk, errors: errors, firstError: first)

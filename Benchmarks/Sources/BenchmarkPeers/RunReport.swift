@@ -52,6 +52,8 @@ public struct RunReport: Codable, Sendable {
         /// Bulk bytes through the relay, both directions counted once each.
         public var bytes: Int
         public var cost: Cost
+        /// The relay's CPU-s/GiB in every round; this phase is the median one.
+        public var roundsCPUSecondsPerGiB: [Double]? = nil
 
         public var gibibytes: Double { Double(bytes) / Double(1 << 30) }
         public var proxyCPUSecondsPerGiB: Double { cost.proxyCPUSeconds / gibibytes }

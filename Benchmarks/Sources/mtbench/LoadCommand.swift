@@ -42,6 +42,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .customLong("bulk-mib"), help: "MiB each bulk connection sends each way.")
     var bulkMiB: Int = 128
 
+    @Option(help: "Times the bulk phase runs; the median round is reported.")
+    var bulkRounds: Int = 3
+
     @Option(help: "Distinct client addresses, 127.0.0.2 upwards.")
     var sources: Int = 50
 
@@ -53,7 +56,7 @@ struct LoadCommand: AsyncParsableCommand {
             throw ValidationError("--secret: expected 32 hex digits, or 34 with the dd prefix")
         }
         guard (1...250).contains(sources) else { throw ValidationError("--sources: 1 to 250") }
-        guard idle > 0, setups > 0, parallel > 0, bulkConnections > 0, bulkMiB > 0 else {
+        guard idle > 0, setups > 0, bulkRounds > 0, parallel > 0, bulkConnections > 0, bulkMiB > 0 else {
             throw ValidationError("counts must be positive")
         }
     }
@@ -67,6 +70,7 @@ struct LoadCommand: AsyncParsableCommand {
         plan.bulkConnections = bulkConnections
         plan.bulkFramesPerDirection = bulkMiB * (1 << 20) / BulkStream.payloadLength
         plan.sourceAddresses = sources
+        plan.bulkRounds = bulkRounds
         let runner = LoadRunner(plan: plan, processes: ProcessSet(proxy: proxyPID, fakeDC: dcPID)) { line in
             FileHandle.standardError.write(Data("\(line)\n".utf8))
         }

@@ -37,16 +37,17 @@ struct ResultTable {
 
     var text: String {
         var lines: [String] = []
-        let header = ["relay", "peers", "CPU-s/GiB", "MiB/s", "CPU-ms/setup", "setups/s", "KiB/idle conn", "failed"]
+        let header = ["relay", "peers", "CPU-s/GiB", "rounds", "MiB/s", "CPU-ms/setup", "setups/s", "KiB/idle conn", "failed"]
         var rows = [header]
         for run in runs {
             rows.append([run.relay, run.encryption,
-                         fixed(run.bulk.proxyCPUSecondsPerGiB, 3), fixed(run.bulk.mebibytesPerSecond, 0),
+                         fixed(run.bulk.proxyCPUSecondsPerGiB, 3), range(run.bulk.roundsCPUSecondsPerGiB),
+                         fixed(run.bulk.mebibytesPerSecond, 0),
                          fixed(run.setup.proxyCPUMillisecondsPerConnection, 3), fixed(run.setup.setupsPerSecond, 0),
                          fixed(run.idle.kibPerConnection, 1), "\(run.errors)"])
         }
         for name in [floor, reference, subject] where !runs.contains(where: { $0.relay == name }) {
-            rows.append([name, "-", "pending", "", "", "", "", ""])
+            rows.append([name, "-", "pending", "", "", "", "", "", ""])
         }
         lines += aligned(rows)
         lines.append("")
@@ -82,6 +83,11 @@ struct ResultTable {
         let idle = tested.idle.kibPerConnection
         lines.append("  \(subject) KiB per idle connection    \(fixed(idle, 1))  [≤ 24 at \(tested.idle.connections)] \(verdict(idle <= 24))")
         return lines
+    }
+
+    private func range(_ rounds: [Double]?) -> String {
+        guard let rounds, let low = rounds.min(), let high = rounds.max() else { return "-" }
+        return "\(fixed(low, 2))-\(fixed(high, 2))"
     }
 
     private func verdict(_ met: Bool) -> String { met ? "met" : "NOT met" }
