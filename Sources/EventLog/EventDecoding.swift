@@ -87,7 +87,15 @@ private enum EventKey: CaseIterable {
         }
     }
 
-    static let table: [(bytes: [UInt8], key: EventKey)] = allCases.map { (Array($0.name.utf8), $0) }
+    /// Static strings, so that matching a key touches no reference count.
+    static let table: [(name: StaticString, key: EventKey)] = [
+        ("@timestamp", .timestamp), ("event.action", .action), ("event.outcome", .outcome), ("event.reason", .reason),
+        ("source.ip", .sourceIP), ("source.port", .sourcePort), ("source.ip_hash", .sourceIPHash),
+        ("source.prefix", .sourcePrefix), ("session.id", .sessionID), ("proxy.instance", .instance),
+        ("proxy.listener", .listener), ("proxy.transport", .transport), ("mt.secret", .secretName), ("mt.dc", .dc),
+        ("network.bytes_in", .bytesIn), ("network.bytes_out", .bytesOut), ("event.duration_ms", .duration),
+        ("message", .message), ("schema.version", .schemaVersion),
+    ]
     static let labelPrefix: [UInt8] = Array("labels.".utf8)
 }
 
@@ -185,8 +193,8 @@ private struct EventLineScanner {
         if let end = plainStringEnd(from: start) {
             index = end + 1
             let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            for entry in EventKey.table where entry.bytes.count == raw.count {
-                if entry.bytes.withUnsafeBufferPointer({ memoryEqual($0, raw) }) { return .known(entry.key) }
+            for entry in EventKey.table where entry.name.utf8CodeUnitCount == raw.count {
+                if memoryEqual(UnsafeBufferPointer(start: entry.name.utf8Start, count: raw.count), raw) { return .known(entry.key) }
             }
             let text = try makeString(raw, field: nil)
             return classify(text)

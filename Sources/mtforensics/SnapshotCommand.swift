@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfigFile
+import Dispatch
 import Forensics
 #if canImport(Glibc)
 import Glibc
@@ -96,6 +97,8 @@ struct SnapshotCommand: ParsableCommand {
             byteBudget: UInt64(ConfigText.byteSize(maxBytes)!),
             commandTimeout: ConfigText.duration(commandTimeout)!,
             commandLine: CommandLine.arguments)
+        let interrupts = InterruptHandler.install()
+        defer { interrupts.cancel() }
         let progress = ProgressLine.onTerminal()
         var report: (@Sendable (SnapshotProgress) -> Void)?
         if let progress { report = { progress.show($0) } }
@@ -117,6 +120,30 @@ struct SnapshotCommand: ParsableCommand {
         print(result.archivePath)
         print(result.sidecarPath)
         printError("sha256 \(result.sha256), \(result.archiveBytes) bytes, \(result.manifest.files.count) files")
+    }
+}
+
+/// Stops an interrupted snapshot cleanly: its temporary files and staging directory go.
+struct InterruptHandler {
+    private let sources: [DispatchSourceSignal]
+
+    static func install() -> InterruptHandler {
+        let sources = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                InterruptCleanup.removeAll()
+                writeError("\r\u{1b}[Kmtforensics: interrupted; no archive was written\n")
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            return source
+        }
+        return InterruptHandler(sources: sources)
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
     }
 }
 

@@ -79,7 +79,12 @@ import Testing
         #expect(rule.matches(Event(timestampMilliseconds: 0, action: "x", sourcePrefix: "198.51.100.0/24")))
         #expect(!rule.matches(Event(timestampMilliseconds: 0, action: "x", sourcePrefix: "198.0.0.0/8")))
         #expect(rule.matches(Event(timestampMilliseconds: 0, action: "x", sourceIP: "198.51.7.1")))
-        #expect(EventField.sourcePrefix.text(of: Event(timestampMilliseconds: 0, action: "x", sourceIP: "2001:db8:1:2::1")) == "2001:db8:1::/48")
+        for (address, prefix) in [("2001:db8:1:2::1", "2001:db8:1::/48"), ("198.51.7.1", "198.51.7.0/24"),
+                                  ("0.0.0.0", "0.0.0.0/24"), ("255.255.255.255", "255.255.255.0/24"),
+                                  ("::ffff:192.0.2.1", "192.0.2.0/24"), ("01.2.3.4", nil), ("1.2.3.256", nil),
+                                  ("1.2.3", nil), ("1.2.3.4.5", nil), ("1..3.4", nil), ("1.2.3.", nil), ("junk", nil)] {
+            #expect(EventField.sourcePrefix.text(of: Event(timestampMilliseconds: 0, action: "x", sourceIP: address)) == prefix, "\(address)")
+        }
     }
 
     @Test func banDefaultsAndEscalation() throws {

@@ -339,3 +339,26 @@ final class FakeDeployment {
         #expect(try readBytes(deployment.out + "/mtshield-evidence-y.tar.lz4") == Array("x".utf8))
     }
 }
+
+@Suite struct RotatedEventsTests {
+    @Test func rotationsInTheWindowAreCollectedAndGzipOnesDecompressed() throws {
+        let deployment = try FakeDeployment()
+        let inWindow = RFC3339.format(milliseconds: deployment.now - 3_600_000)
+        let line = #"{"@timestamp":"\#(inWindow)","event.action":"handshake.failed","source.ip":"203.0.113.9"}"# + "\n"
+        try deployment.directory.write("var/events.jsonl.1", "rotated once " + line)
+        try deployment.directory.write("var/events.jsonl.2", "rotated twice " + line)
+        #expect(try shell("gzip var/events.jsonl.2", directory: deployment.directory.path).status == 0)
+        let old = try deployment.directory.write("var/events.jsonl.3", line)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(deployment.now) / 1000 - 5 * 86_400)],
+                                              ofItemAtPath: old)
+        let result = try deployment.snapshot(catalog: TamperTests.smallCatalog)
+        let paths = Set(result.manifest.files.map(\.path))
+        #expect(paths.isSuperset(of: ["proxy/events.jsonl", "proxy/events.jsonl.1", "proxy/events.jsonl.2"]))
+        #expect(!paths.contains("proxy/events.jsonl.3"))
+        let outcome = try #require(result.custody.artifacts.first { $0.name == "proxy-events" })
+        #expect(outcome.status == .collected, "\(outcome)")
+        let extracted = try deployment.extractWithTools(result.archivePath, format: .lz4)
+        #expect(try String(contentsOfFile: extracted + "/proxy/events.jsonl.2", encoding: .utf8) == "rotated twice " + line)
+        #expect(try ArchiveVerifier.verify(archivePath: result.archivePath).isVerified)
+    }
+}

@@ -66,6 +66,15 @@ public final class EventFileReader {
         }
     }
 
+    /// memchr: the scan for line ends is the reader's inner loop.
+    private func newlineIndex(from position: Int) -> Int? {
+        guard position < end else { return nil }
+        return buffer.withUnsafeBytes { raw -> Int? in
+            guard let found = memchr(raw.baseAddress! + position, 0x0A, end - position) else { return nil }
+            return raw.baseAddress!.distance(to: UnsafeRawPointer(found))
+        }
+    }
+
     private func nextLine() throws(AuditorError) -> (Int, Int)? {
         while true {
             if skippingRestOfLine {
@@ -76,7 +85,7 @@ public final class EventFileReader {
                     start = end
                 }
             }
-            if !skippingRestOfLine, let newline = buffer[start..<end].firstIndex(of: 0x0A) {
+            if !skippingRestOfLine, let newline = newlineIndex(from: start) {
                 defer { start = newline + 1 }
                 return (start, newline)
             }

@@ -58,6 +58,12 @@ struct JSONLine {
 
     static func appendQuoted(_ value: String, to text: inout String) {
         text += "\""
+        // Nearly every value (addresses, rule names, times) needs no escaping: one append.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }) {
+            text += value
+            text += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""

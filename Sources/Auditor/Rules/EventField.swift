@@ -62,7 +62,7 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         case .sourceIP: event.sourceIP
         case .sourcePort: event.sourcePort.map { String($0) }
         case .sourceIPHash: event.sourceIPHash
-        case .sourcePrefix: event.sourcePrefix ?? event.sourceIP.flatMap { IPAddress($0)?.eventPrefix.description }
+        case .sourcePrefix: event.sourcePrefix ?? event.sourceIP.flatMap(Self.prefix(of:))
         case .sourceAddress: event.sourceIP ?? event.sourceIPHash
         case .sessionID: event.sessionID
         case .instance: event.instance
@@ -75,6 +75,40 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         case .duration: event.durationMilliseconds.map { String($0) }
         case .label(let name): event.labels[name]
         }
+    }
+
+    /// The /24 or /48 of an address. Dotted-quad IPv4, the common case, is cut as text
+    /// (after checking it is one) rather than parsed and formatted back.
+    static func prefix(of address: String) -> String? {
+        if let cut = ipv4PrefixLength(address.utf8) {
+            return String(decoding: address.utf8.prefix(cut), as: UTF8.self) + "0/24"
+        }
+        return IPAddress(address)?.eventPrefix.description
+    }
+
+    /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil.
+    private static func ipv4PrefixLength(_ bytes: some Collection<UInt8>) -> Int? {
+        var octets = 0, digits = 0, value = 0, thirdDot = 0, index = 0
+        var leadingZero = false
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                octets += 1
+                if octets == 3 { thirdDot = index + 1 }
+                digits = 0
+                value = 0
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                if digits == 1 && leadingZero { return nil }
+                leadingZero = digits == 0 && byte == UInt8(ascii: "0")
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard value <= 255 else { return nil }
+            } else {
+                return nil
+            }
+            index += 1
+        }
+        return octets == 3 && digits > 0 ? thirdDot : nil
     }
 
     /// The field's value as a number, for comparisons; nil when absent or not numeric.

@@ -63,6 +63,12 @@ struct EvidenceArchiveWriter {
             throw ForensicsError.usage("\(finalPath) already exists; refusing to overwrite evidence")
         }
 
+        InterruptCleanup.register(temporary, isDirectory: false)
+        InterruptCleanup.register(sidecarTemporary, isDirectory: false)
+        defer {
+            InterruptCleanup.unregister(temporary)
+            InterruptCleanup.unregister(sidecarTemporary)
+        }
         let file = try FileOutput(creating: temporary)
         var complete = false
         defer { if !complete { unlink(temporary); unlink(sidecarTemporary) } }

@@ -92,21 +92,29 @@ final class StreamRedactor {
         out.reserveCapacity(cut)
         var index = 0
         var end = cut
+        var copiedUpTo = 0
+        var replaced = 0
         let count = pending.count
+        let table = firstByteTable
+        // Runs without a candidate first byte are copied in one piece: this is the hot loop.
         pending.withUnsafeBufferPointer { bytes in
-            while index < end {
-                let byte = bytes[index]
-                if firstByteTable[Int(byte)], let pattern = match(bytes, at: index, count: count) {
-                    out += pattern.fingerprint
-                    index += pattern.bytes.count
-                    if index > end { end = index }
-                    secretsReplaced += 1
-                } else {
-                    out.append(byte)
-                    index += 1
+            table.withUnsafeBufferPointer { starts in
+                while index < end {
+                    if starts[Int(bytes[index])], let pattern = match(bytes, at: index, count: count) {
+                        out.append(contentsOf: bytes[copiedUpTo..<index])
+                        out += pattern.fingerprint
+                        index += pattern.bytes.count
+                        copiedUpTo = index
+                        if index > end { end = index }
+                        replaced += 1
+                    } else {
+                        index += 1
+                    }
                 }
+                out.append(contentsOf: bytes[copiedUpTo..<max(copiedUpTo, end)])
             }
         }
+        secretsReplaced += replaced
         if mode == .refuseIfFound, secretsReplaced > 0 { throw Found(what: "a configured secret") }
         return (out, end)
     }
@@ -147,7 +155,7 @@ final class StreamRedactor {
         while index < segment.count {
             let byte = segment[index]
             let startsToken = Self.isAddressByte(byte) && byte != UInt8(ascii: ".")
-                && !Self.isWordByte(previous) && previous != UInt8(ascii: ".") && previous != UInt8(ascii: ":")
+                && !Self.isWordByte(previous) && previous != UInt8(ascii: ".")
             guard startsToken else {
                 out.append(byte)
                 previous = byte
@@ -160,7 +168,10 @@ final class StreamRedactor {
             while tokenEnd > index, segment[tokenEnd - 1] == UInt8(ascii: ".") { tokenEnd -= 1 }
             let next = tokenEnd < segment.count ? segment[tokenEnd] : after
             var replaced: (name: String, length: Int)?
-            if !Self.isWordByte(next),
+            let run = segment[index..<tokenEnd]
+            if !run.contains(UInt8(ascii: ".")) && !run.contains(UInt8(ascii: ":")) {
+                // No dot, no colon: a number or a word, never an address.
+            } else if !Self.isWordByte(next),
                let address = IPAddress(String(decoding: segment[index..<tokenEnd], as: UTF8.self)) {
                 replaced = addresses.pseudonym(for: address).map { ($0, tokenEnd - index) }
                 if replaced == nil { replaced = ("", 0) }

@@ -68,7 +68,8 @@ struct ArtifactCollector {
                 return (outcome, [])
             case .success(let path):
                 outcome.source = path
-                let result = stageFile(source: path, archivePath: spec.archivePath, window: window)
+                if window { return collectEvents(path, spec: spec, outcome: outcome) }
+                let result = stageFile(source: path, archivePath: spec.archivePath, window: false)
                 return apply(result, to: outcome)
             }
         case .directory(let source, let windowOnly):
@@ -320,7 +321,58 @@ struct ArtifactCollector {
         return String(cString: resolved)
     }
 
-    private func stageFile(source: String, archivePath: String, window: Bool) -> StageResult {
+    /// The live event file and its rotations (`events.jsonl.1`, `events.jsonl.2.gz`, …,
+    /// gzip ones decompressed) that may hold lines of the window: a rotation last written
+    /// before the window began holds none and is passed over.
+    private func collectEvents(_ path: String, spec: ArtifactSpec,
+                               outcome: ArtifactOutcome) -> (ArtifactOutcome, [EvidenceStaging.StagedFile]) {
+        var candidates: [(source: String, archivePath: String, gzip: Bool)] = [(path, spec.archivePath, false)]
+        for number in 1...Self.maximumRotations {
+            var found = false
+            for (suffix, gzip) in [("", false), (".gz", true)] {
+                let source = "\(path).\(number)\(suffix)"
+                var info = stat()
+                guard stat(source, &info) == 0 else { continue }
+                found = true
+                if Int64(info.st_mtim.tv_sec) * 1000 + 999 < request.sinceMilliseconds { continue }
+                candidates.append((source, "\(spec.archivePath).\(number)", gzip))
+            }
+            if !found { break }
+        }
+        var (first, staged) = apply(stageFile(source: path, archivePath: spec.archivePath, window: true), to: outcome)
+        var outside = first.linesOutsideWindow ?? 0
+        var problems = first.status == .failed ? [first.error ?? "failed"] : []
+        for candidate in candidates.dropFirst() {
+            if staging.budget.isExhausted {
+                problems.append("the byte budget was used up; older rotations were left out")
+                break
+            }
+            let (rotated, files) = apply(stageFile(source: candidate.source, archivePath: candidate.archivePath,
+                                                   window: true, gzip: candidate.gzip), to: outcome)
+            outside += rotated.linesOutsideWindow ?? 0
+            staged += files
+            if rotated.status == .failed { problems.append("\(candidate.source): \(rotated.error ?? "failed")") }
+            if rotated.truncated == true { first.truncated = true }
+        }
+        first.linesOutsideWindow = outside
+        first.bytes = staged.isEmpty ? nil : staged.reduce(0) { $0 + $1.size }
+        first.archivePath = staged.first?.archivePath
+        if !problems.isEmpty {
+            first.status = .failed
+            first.error = problems.prefix(5).joined(separator: "; ")
+        } else if !staged.isEmpty {
+            first.status = .collected
+            first.error = nil
+        } else if first.status == .missing && candidates.count > 1 {
+            first.status = .empty
+            first.error = nil
+        }
+        return (first, staged)
+    }
+
+    static let maximumRotations = 30
+
+    private func stageFile(source: String, archivePath: String, window: Bool, gzip: Bool = false) -> StageResult {
         var info = stat()
         guard stat(source, &info) == 0 else {
             if errno == ENOENT { return .missing("\(source) does not exist") }
@@ -328,9 +380,10 @@ struct ArtifactCollector {
         }
         guard info.st_mode & S_IFMT == S_IFREG else { return .failed("\(source) is not a regular file", partial: nil) }
         guard !isOwnOutput(source) else { return .failed("\(source) is this tool's own output; not collected", partial: nil) }
-        let input: FileInput
+        let input: ByteSource
         do {
-            input = try FileInput(path: source)
+            let file = try FileInput(path: source)
+            input = gzip ? try GzipReader(input: file) : file
         } catch {
             return .failed("\(error)", partial: nil)
         }

@@ -53,6 +53,8 @@ struct CommandRunner {
         } catch {
             throw Failure.launch("\(error)")
         }
+        InterruptCleanup.register(child: process.processIdentifier)
+        defer { InterruptCleanup.unregister(child: process.processIdentifier) }
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
 

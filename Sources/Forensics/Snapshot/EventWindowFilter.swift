@@ -18,21 +18,28 @@ final class EventWindowFilter {
 
     func process(_ chunk: UnsafeRawBufferPointer, final: Bool) -> [UInt8] {
         var output: [UInt8] = []
-        for byte in chunk {
+        output.reserveCapacity(chunk.count)
+        var start = 0
+        // Whole lines are moved as slices: this runs over every byte of the event log.
+        while start < chunk.count {
+            let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n"))
+            let end = newline.map { $0 + 1 } ?? chunk.count
+            let piece = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
             if passingLongLine {
-                output.append(byte)
-                if byte == UInt8(ascii: "\n") { passingLongLine = false }
-                continue
+                output.append(contentsOf: piece)
+                if newline != nil { passingLongLine = false }
+            } else {
+                line.append(contentsOf: piece)
+                if newline != nil {
+                    finishLine(into: &output)
+                } else if line.count > Self.maximumLine {
+                    output += line
+                    line.removeAll(keepingCapacity: true)
+                    passingLongLine = true
+                    linesKept += 1
+                }
             }
-            line.append(byte)
-            if byte == UInt8(ascii: "\n") {
-                finishLine(into: &output)
-            } else if line.count > Self.maximumLine {
-                output += line
-                line.removeAll(keepingCapacity: true)
-                passingLongLine = true
-                linesKept += 1
-            }
+            start = end
         }
         if final, !line.isEmpty { finishLine(into: &output) }
         return output

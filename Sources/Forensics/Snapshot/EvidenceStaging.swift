@@ -23,6 +23,7 @@ final class EvidenceStaging {
         guard mkdir(name, 0o700) == 0 else { throw ForensicsError.lastIO(name, "mkdir") }
         self.directory = name
         self.budget = budget
+        InterruptCleanup.register(name, isDirectory: true)
     }
 
     func makeFile(for archivePath: String) throws -> StagingWriter {
@@ -31,6 +32,11 @@ final class EvidenceStaging {
     }
 
     func remove() {
+        Self.removeDirectory(directory)
+        InterruptCleanup.unregister(directory)
+    }
+
+    static func removeDirectory(_ directory: String) {
         guard let handle = opendir(directory) else { return }
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
