@@ -68,7 +68,7 @@ def base_config(workdir, fake_dc, secret_hex, dc_ids=DC_IDS):
         "fronting": {"enabled": False},
         "telegram": {"dcs": {str(dc): fake_dc.endpoint(dc) for dc in dc_ids}},
         "events": {"path": str(workdir / "events.jsonl"), "privacy": "full"},
-        "limits": {"handshake_timeout": "3s"},
+        "limits": {"handshake_timeout": "10s"},
         "stats": {"listen": f"127.0.0.1:{free_port()}"},
         "allow_root": True,
     }
@@ -76,7 +76,12 @@ def base_config(workdir, fake_dc, secret_hex, dc_ids=DC_IDS):
 
 @pytest.fixture
 def new_secret():
-    return secrets.token_hex(16)
+    """A fresh 16-byte key in hex. Telethon strips a leading "dd" or "ee" from any secret
+    (TcpMTProxy.normalize_secret), so a classic key must not start with either."""
+    while True:
+        key = secrets.token_hex(16)
+        if key[:2] not in ("dd", "ee"):
+            return key
 
 
 @pytest.fixture

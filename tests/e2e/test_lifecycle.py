@@ -33,7 +33,7 @@ def test_sighup_with_a_broken_config_keeps_serving(start_proxy, new_secret):
         assert await client.attempt("padded", proxy.host, proxy.port, new_secret) == "relayed"
 
     run(scenario())
-    proxy.write_config(dict(good, limits={"handshake_timeout": "3s", "max_connections_per_ip": 5}))
+    proxy.write_config(dict(good, limits={"handshake_timeout": "10s", "max_connections_per_ip": 5}))
     proxy.signal(signal.SIGHUP)
     proxy.wait_action("config.reloaded")
     assert run(client.attempt("padded", proxy.host, proxy.port, new_secret)) == "relayed"
@@ -78,7 +78,6 @@ def test_secret_never_appears_in_events_or_output(start_proxy, new_secret):
     assert_no_secret({"events": events, "stdout/stderr": proxy.raw_output()}, new_secret)
 
 
-@pytest.mark.xfail(reason="`mtproxy run` on main does not serve /stats and /metrics yet", strict=False)
 def test_secret_never_appears_in_stats_pages(start_proxy, new_secret):
     proxy = start_proxy("dd" + new_secret)
     exercise(proxy, new_secret)

@@ -36,7 +36,7 @@ def rejected(proxy, source_ip, reason):
 
 
 def test_max_connections_per_ip(start_proxy, new_secret):
-    proxy = start_proxy(new_secret, limits={"max_connections_per_ip": 2, "handshake_timeout": "3s"})
+    proxy = start_proxy(new_secret, limits={"max_connections_per_ip": 2, "handshake_timeout": "10s"})
 
     async def scenario():
         held = await hold(proxy, new_secret, ["127.0.0.2", "127.0.0.2"])
@@ -54,7 +54,7 @@ def test_max_connections_per_ip(start_proxy, new_secret):
 
 
 def test_max_connections(start_proxy, new_secret):
-    proxy = start_proxy(new_secret, limits={"max_connections": 2, "handshake_timeout": "3s"})
+    proxy = start_proxy(new_secret, limits={"max_connections": 2, "handshake_timeout": "10s"})
 
     async def scenario():
         held = await hold(proxy, new_secret, ["127.0.0.4", "127.0.0.5"])
