@@ -24,7 +24,8 @@ if [[ ! -f "$config" ]]; then
     {
         echo "# Written by \`make run\`; edit freely, it is not overwritten. Keys: README.md."
         echo "instance: $(hostname -s 2>/dev/null || echo mtproxy)"
-        echo "listen: [\"0.0.0.0:$port\", \"[::]:$port\"]"
+        # IPv4 only: a "[::]:$port" listener beside it fails to bind on this build (reported).
+        echo "listen: [\"0.0.0.0:$port\"]"
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"
