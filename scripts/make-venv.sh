@@ -20,5 +20,5 @@ python=/usr/bin/python3
 echo "make-venv: installing test dependencies into $venv"
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-input --use-pep517 -r "$requirements"
 echo "$wanted" >"$stamp"
