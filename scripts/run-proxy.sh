@@ -24,8 +24,12 @@ if [[ ! -f "$config" ]]; then
     {
         echo "# Written by \`make run\`; edit freely, it is not overwritten. Keys: README.md."
         echo "instance: $(hostname -s 2>/dev/null || echo mtproxy)"
-        # IPv4 only: a "[::]:$port" listener beside it fails to bind on this build (reported).
-        echo "listen: [\"0.0.0.0:$port\"]"
+        # Both families where the kernel has IPv6; IPv4 alone where it does not.
+        if [[ -e /proc/net/if_inet6 ]]; then
+            echo "listen: [\"0.0.0.0:$port\", \"[::]:$port\"]"
+        else
+            echo "listen: [\"0.0.0.0:$port\"]"
+        fi
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"

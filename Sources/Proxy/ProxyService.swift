@@ -118,7 +118,7 @@ public final class ProxyService: Service, Sendable {
             }
         if endpoint.host.contains(":") {
             // Lets "[::]:P" and "0.0.0.0:P" both bind, as the default `listen` does.
-            bootstrap = bootstrap.serverChannelOption(.ipOption(.ipv6_v6only), value: 1)
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         do {
             return try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()

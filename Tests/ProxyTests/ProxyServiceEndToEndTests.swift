@@ -140,6 +140,8 @@ final class CollectingHandler: ChannelInboundHandler {
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await proxy.run() }
+                // Connect once the proxy says it serves, as a client that read its start event would.
+                try await eventually { sink.first(.proxyStarted) != nil }
 
                 let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: -4)
                 let (channel, received) = try await connect(to: addresses[0])
