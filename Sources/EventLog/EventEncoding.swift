@@ -217,6 +217,28 @@ private struct EncodedField {
     }
 }
 
+extension Event {
+    /// RFC 3339 UTC with milliseconds, exactly as `@timestamp` is written (years clamped
+    /// to 0000…9999): the one formatter every program uses for event time.
+    public static func timestampText(milliseconds: Int64) -> String {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(JSONText.timestampLength)
+        JSONText.appendTimestamp(milliseconds, to: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+    /// `days_from_civil`): the one day count every RFC 3339 reader uses.
+    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
 /// JSON text primitives for the event line (RFC 8259 strings, RFC 3339 timestamps).
 enum JSONText {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
