@@ -73,7 +73,7 @@ import Testing
 
     /// Random lists against a plain reference: the store blocks exactly what some entry covers.
     @Test func matchesAReferenceOnRandomLists() {
-        var random = BlocklistRandom(seed: 99)
+        var random = SeededGenerator(seed: 99)
         for _ in 0..<200 {
             var cidrs: [CIDR] = []
             var lines: [String] = []
@@ -98,7 +98,7 @@ import Testing
 
     /// Random bytes never crash the parser, and every non-blank line is either an entry or an error.
     @Test func randomLinesNeverCrash() {
-        var random = BlocklistRandom(seed: 1234)
+        var random = SeededGenerator(seed: 1234)
         let alphabet = Array("0123456789abcdef:./# \t\r\nxyz-".utf8)
         for _ in 0..<2_000 {
             let bytes = (0..<Int.random(in: 0..<200, using: &random)).map { _ in
@@ -111,14 +111,14 @@ import Testing
         }
     }
 
-    static func randomAddress(_ random: inout BlocklistRandom) -> IPAddress {
+    static func randomAddress(_ random: inout SeededGenerator) -> IPAddress {
         if Bool.random(using: &random) {
             return .v4(UInt32.random(in: 0...UInt32.max, using: &random))
         }
         return IPAddress(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }) ?? .v4(0)
     }
 
-    static func perturbed(_ address: IPAddress, _ random: inout BlocklistRandom) -> IPAddress {
+    static func perturbed(_ address: IPAddress, _ random: inout SeededGenerator) -> IPAddress {
         var bytes = address.bytes
         let index = Int.random(in: 0..<bytes.count, using: &random)
         bytes[index] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &random)
@@ -136,15 +136,3 @@ final class BlocklistTestClock: Sendable {
     }
 }
 
-/// Deterministic pseudo-random source so a failing case can be replayed from its seed.
-struct BlocklistRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
