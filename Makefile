@@ -13,7 +13,7 @@ PORT ?= 8443
 STATS ?= 127.0.0.1:3001
 
 APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
-APT_TEST := $(APT_BUILD) lz4 nftables iproute2 python3-venv
+APT_TEST := $(APT_BUILD) lz4 nftables iproute2 logrotate python3-venv
 
 .PHONY: all deps test-deps venv build build-tests release run test swift-test e2e e2e-peer clean distclean
 

@@ -101,7 +101,10 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
-        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
+        .testTarget(name: "ForensicsTests", dependencies: [
+            "Forensics", "MTCrypto",
+            .product(name: "Yams", package: "Yams"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
