@@ -301,4 +301,41 @@ import Foundation
         #expect(try RunbookCollection.find("sample", in: bench.folder.file("runbooks")).id == "sample")
         #expect(throws: ForensicsError.self) { _ = try RunbookCollection.find("sampel", in: bench.folder.file("runbooks")) }
     }
+
+    /// The commands through the binary, without a terminal: the exit statuses a script sees.
+    @Test func theCommandsWorkWithoutATerminal() throws {
+        let binary = CommandLineTests.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the mtforensics product first")
+        let bench = try RunbookBench()
+        try bench.writeRunbook("sample.yaml", sampleRunbook)
+        let common = ["--state", bench.state, "--runbooks", bench.folder.file("runbooks"), "--operator", "ops"]
+        func runbook(_ arguments: [String]) throws -> ToolRun { try run([binary, "runbook"] + arguments + common) }
+
+        let list = try runbook(["list"])
+        #expect(list.status == 0 && list.text.contains("sample") && list.text.contains("5 steps"), "\(list.text)\(list.error)")
+        let start = try runbook(["start", "sample", "--incident", "cli-1"])
+        #expect(start.status == 0, "\(start.error)")
+        #expect(try runbook(["start", "sample", "--incident", "cli-1"]).status == 2)
+        let waiting = try runbook(["next", "cli-1"])
+        #expect(waiting.status == 3, "\(waiting.text)")
+        #expect(waiting.text.contains("mtforensics runbook done cli-1 assess --note"))
+        #expect(try runbook(["done", "cli-1", "assess", "--note", "looked"]).status == 0)
+        #expect(try runbook(["skip", "cli-1", "preserve", "--reason", "test"]).status == 0)
+        let refused = try runbook(["next", "cli-1"])
+        #expect(refused.status == 5 && refused.error.contains("destructive"), "\(refused.error)")
+        let status = try runbook(["status", "cli-1"])
+        #expect(status.status == 0 && status.text.contains("> 3  pending"), "\(status.text)")
+        let verify = try runbook(["verify", "cli-1"])
+        #expect(verify.status == 0 && verify.text.contains("verified"), "\(verify.text)")
+        let report = try runbook(["report", "cli-1"])
+        #expect(report.status == 0 && report.text.contains("| 3 | ") && report.text.contains("| ops | step_skipped | preserve | test |"))
+
+        var lines = try bench.journalLines("cli-1")
+        lines[1] = lines[1].replacingOccurrences(of: "looked", with: "LOOKED")
+        try bench.writeJournal(lines, "cli-1")
+        let tampered = try runbook(["verify", "cli-1"])
+        #expect(tampered.status == 6 && tampered.text.contains("journal.jsonl:2: entry 2 was edited"), "\(tampered.text)")
+        #expect(try runbook(["done", "cli-1", "stop", "--note", "x"]).status == 1, "a damaged journal is not extended")
+        #expect(try runbook(["status", "nonexistent"]).status == 2)
+    }
 }
