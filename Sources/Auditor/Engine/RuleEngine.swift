@@ -93,6 +93,22 @@ public final class RuleEngine {
         for entry in active { entry.evidence = EvidenceRing(capacity: samplesPerRule) }
     }
 
+    /// The event fields the rules read (match, group, distinct, ban target), or every
+    /// field while evidence is kept (reports show whole events): what a reader of the log
+    /// must decode for this engine.
+    public var neededFields: EventFieldSet {
+        if samplesPerRule != nil { return .all }
+        var fields: EventFieldSet = []
+        for entry in active {
+            let rule = entry.rule
+            for condition in rule.conditions { fields.formUnion(condition.field.decoded) }
+            for field in rule.groupBy { fields.formUnion(field.decoded) }
+            if let field = entry.distinctField { fields.formUnion(field.decoded) }
+            if let target = rule.ban?.target { fields.formUnion(target.decoded) }
+        }
+        return fields
+    }
+
     /// Per rule: events matched and alerts raised so far.
     public var counts: [(rule: String, matched: Int, alerts: Int)] {
         active.map { ($0.rule.name, $0.matched, $0.alerts) }

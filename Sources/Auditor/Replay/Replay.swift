@@ -29,7 +29,12 @@ public final class Replay {
     public func run(paths: [String], output: (String) -> Void,
                     malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
         var readers: [EventFileReader] = []
-        for path in paths { readers.append(try EventFileReader(path: path)) }
+        let fields = engine.neededFields
+        for path in paths {
+            let reader = try EventFileReader(path: path)
+            reader.fields = fields
+            readers.append(reader)
+        }
         var heads: [(event: Event, line: Int)?] = []
         var summary = Summary()
 
