@@ -172,4 +172,15 @@ import Foundation
             if lines != good { #expect(!findings.isEmpty, "a changed journal must not verify") }
         }
     }
+
+    /// `mtforensics timeline --journal` reads the journal as written, every entry in order.
+    @Test func theTimelineReadsTheJournal() throws {
+        let bench = try Self.journalWithEntries()
+        var builder = TimelineBuilder(query: TimelineQuery())
+        try builder.add(file: bench.state + "/inc-1/journal.jsonl", as: .journal)
+        #expect(builder.problems.isEmpty)
+        let entries = try IncidentJournal.entries(at: bench.state + "/inc-1")
+        #expect(builder.entries.map(\.time) == entries.compactMap(\.milliseconds))
+        #expect(builder.entries.map(\.kind) == entries.map(\.event.rawValue))
+    }
 }

@@ -371,4 +371,14 @@ import Foundation
         #expect(outcome.entry.event == .stepFailed)
         #expect(outcome.entry.note == "not run: the command needs {{proxy_config}}, and the incident was started without --proxy-config")
     }
+
+    @Test func aStaleViewOfTheIncidentIsNotRecorded() throws {
+        let bench = try RunbookBench()
+        _ = try bench.start(try bench.writeRunbook("sample.yaml", sampleRunbook))
+        var first = try bench.resume()
+        var second = try bench.resume()
+        _ = try first.confirm("assess", note: "from the first terminal")
+        #expect(throws: ForensicsError.self) { _ = try second.confirm("assess", note: "from the second terminal") }
+        #expect(try IncidentJournal.entries(at: bench.state + "/inc-1").count == 2)
+    }
 }

@@ -209,7 +209,7 @@ public struct Incident: Sendable {
 
     private mutating func record(_ draft: IncidentJournal.Draft, summary: [String]) throws(ForensicsError) -> StepOutcome {
         let wasComplete = progress.isComplete
-        let entry = try journal.append(draft, actor: environment.actor, milliseconds: environment.clock())
+        let entry = try journal.append(draft, actor: environment.actor, milliseconds: environment.clock(), after: entries.count)
         entries.append(entry)
         var completed = false
         if !wasComplete && progress.isComplete {
