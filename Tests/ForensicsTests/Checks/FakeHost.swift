@@ -37,7 +37,7 @@ final class FakeHost {
     \t}
     }
     table inet mtshield {
-    \tset banned_ipv4 {
+    \tset net4 {
     \t\ttype ipv4_addr
     \t\tflags interval,timeout
     \t\telements = { 192.0.2.7 timeout 1h expires 59m59s944ms,
@@ -46,7 +46,7 @@ final class FakeHost {
 
     \tchain input {
     \t\ttype filter hook input priority filter - 10; policy accept;
-    \t\tip saddr @banned_ipv4 drop
+    \t\tip saddr @net4 drop
     \t}
     }
 

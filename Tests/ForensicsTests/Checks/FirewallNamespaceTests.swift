@@ -159,11 +159,11 @@ import Testing
         #expect((dropped ?? 0) >= 100 - flood, "the rate-limit rule counted \(String(describing: dropped)) drops")
         print("nftables rate limit: flooding source \(flood)/100 admitted, \(dropped ?? -1) dropped by the meter; other source \(other)/5 admitted")
 
-        try lab.must([lab.ip, "netns", "exec", lab.server, lab.nft, "add", "element", "inet", "mtshield", "banned_ipv4", "{ 10.77.0.4 timeout 5m }"])
+        try lab.must([lab.ip, "netns", "exec", lab.server, lab.nft, "add", "element", "inet", "mtshield", "addr4", "{ 10.77.0.4 timeout 5m }"])
         #expect(try lab.attempts(from: "10.77.0.4", count: 3) == 0)
         #expect(try lab.attempts(from: "10.77.0.5", count: 3) == 3)
         try lab.must([lab.ip, "netns", "exec", lab.server, lab.nft, "-f", DeployFiles.path("nftables.conf")])
-        let set = try lab.inServer([lab.nft, "list", "set", "inet", "mtshield", "banned_ipv4"]).text
+        let set = try lab.inServer([lab.nft, "list", "set", "inet", "mtshield", "addr4"]).text
         #expect(set.contains("10.77.0.4"))
     }
 
