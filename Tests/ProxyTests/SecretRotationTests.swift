@@ -44,7 +44,7 @@ import Testing
 
     @Test(arguments: [
         ("secrets:\n  - name: a\n    secret: \(oldKey)\n  - name: b\n    secret: ffeeddccbbaa99887766554433221100\n    retires_at: tomorrow\n",
-         "r.yaml:7: secrets[1].retires_at: expected a UTC time such as 2026-01-31T12:00:00Z, found \"tomorrow\""),
+         "r.yaml:6: secrets[1].retires_at: expected a UTC time such as 2026-01-31T12:00:00Z, found \"tomorrow\""),
         ("secrets:\n  - name: a\n    secret: \(oldKey)\n    retires_at: 2026-01-31T12:00:00+02:00\n",
          "r.yaml:4: secrets[0].retires_at: expected a UTC time such as 2026-01-31T12:00:00Z, found \"2026-01-31T12:00:00+02:00\""),
         ("secrets:\n  - name: a\n    secret: \(oldKey)\n    retires_at: 2026-01-31T12:00:00Z\n",
