@@ -338,4 +338,47 @@ import Foundation
         #expect(try runbook(["done", "cli-1", "stop", "--note", "x"]).status == 1, "a damaged journal is not extended")
         #expect(try runbook(["status", "nonexistent"]).status == 2)
     }
+
+    /// The interactive walk on a terminal (a pseudo-terminal made by `script`).
+    @Test func theWalkAsksOnATerminal() throws {
+        let binary = CommandLineTests.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the mtforensics product first")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script makes the terminal")
+        let bench = try RunbookBench()
+        try bench.writeRunbook("sample.yaml", sampleRunbook)
+        let common = "--state '\(bench.state)' --runbooks '\(bench.folder.file("runbooks"))' --operator ops"
+        #expect(try shell("'\(binary)' runbook start sample --incident tty-1 \(common)").status == 0)
+        let walk = try shell("printf 'd\\nlooked at the graphs\\ns\\nno time\\nr\\n' | script -qec \"'\(binary)' runbook next tty-1 \(common)\" /dev/null")
+        #expect(walk.text.contains("[d]one (with a note), [s]kip (with a reason), [q]uit?"), "\(walk.text)")
+        #expect(walk.text.contains("refused: step stop is destructive"), "\(walk.text)")
+        let entries = try IncidentJournal.entries(at: bench.state + "/tty-1")
+        #expect(entries.map(\.event) == [.started, .stepDone, .stepSkipped, .refused])
+        #expect(entries[1].note == "looked at the graphs")
+        #expect(entries[1].actor == "ops")
+    }
+
+    @Test func aCommandNeedingAConfigurationFailsWithoutOne() throws {
+        let bench = try RunbookBench()
+        var incident = try bench.start(try bench.writeRunbook("cfg.yaml", """
+        id: cfg
+        title: Needs the configuration
+        description: A command with {{proxy_config}}.
+        version: 1
+        steps:
+          - {id: validate, title: Validate, kind: command, run: [cat, "{{proxy_config}}"]}
+        """))
+        let outcome = try incident.runNext()
+        #expect(outcome.entry.event == .stepFailed)
+        #expect(outcome.entry.note == "not run: the command needs {{proxy_config}}, and the incident was started without --proxy-config")
+    }
+
+    @Test func aStaleViewOfTheIncidentIsNotRecorded() throws {
+        let bench = try RunbookBench()
+        _ = try bench.start(try bench.writeRunbook("sample.yaml", sampleRunbook))
+        var first = try bench.resume()
+        var second = try bench.resume()
+        _ = try first.confirm("assess", note: "from the first terminal")
+        #expect(throws: ForensicsError.self) { _ = try second.confirm("assess", note: "from the second terminal") }
+        #expect(try IncidentJournal.entries(at: bench.state + "/inc-1").count == 2)
+    }
 }

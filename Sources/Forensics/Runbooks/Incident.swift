@@ -209,7 +209,7 @@ public struct Incident: Sendable {
 
     private mutating func record(_ draft: IncidentJournal.Draft, summary: [String]) throws(ForensicsError) -> StepOutcome {
         let wasComplete = progress.isComplete
-        let entry = try journal.append(draft, actor: environment.actor, milliseconds: environment.clock())
+        let entry = try journal.append(draft, actor: environment.actor, milliseconds: environment.clock(), after: entries.count)
         entries.append(entry)
         var completed = false
         if !wasComplete && progress.isComplete {
@@ -244,9 +244,21 @@ public struct Incident: Sendable {
     private mutating func runCommand(_ step: RunbookStep, _ invocation: RunbookStep.Invocation,
                                      timeout: Duration) throws(ForensicsError) -> StepOutcome {
         let argv: [String]
+        let written: [String]
         switch invocation {
-        case .argv(let words): argv = words.map { substitute($0, quoted: false) }
-        case .shell(let line): argv = ["/bin/sh", "-c", substitute(line, quoted: true)]
+        case .argv(let words):
+            argv = words.map { substitute($0, quoted: false) }
+            written = words
+        case .shell(let line):
+            argv = ["/bin/sh", "-c", substitute(line, quoted: true)]
+            written = [line]
+        }
+        for key in ["proxy_config", "auditor_config"] where written.contains(where: { $0.contains("{{\(key)}}") })
+            && (parameters[key] ?? "").isEmpty {
+            let option = "--" + key.replacingOccurrences(of: "_", with: "-")
+            let note = "not run: the command needs {{\(key)}}, and the incident was started without \(option)"
+            return try record(.init(event: .stepFailed, step: step.id, note: note),
+                              summary: [note + "; run it by hand and skip the step with what you did"])
         }
         let base = try evidenceBase(for: step)
         let outputPath = base + ".stdout"

@@ -248,7 +248,9 @@ public struct IncidentJournal: Sendable {
     }
 
     /// Appends one entry under an exclusive lock, after checking the chain it extends.
-    func append(_ draft: Draft, actor: String, milliseconds: Int64) throws(ForensicsError) -> JournalEntry {
+    /// With `after`, the append is refused unless the journal still holds exactly that
+    /// many entries: the caller's view of the incident is not stale.
+    func append(_ draft: Draft, actor: String, milliseconds: Int64, after expected: Int? = nil) throws(ForensicsError) -> JournalEntry {
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw .lastIO(path, "open") }
         defer { close(descriptor) }
@@ -261,6 +263,9 @@ public struct IncidentJournal: Sendable {
                            reason: "\(first.message); the journal is not extended (run `mtforensics runbook verify`)")
         }
         guard let last = reading.lines.last?.entry else { throw .journal(path: path, line: nil, reason: "the journal is empty") }
+        if let expected, reading.lines.count != expected {
+            throw .refused("the journal changed meanwhile (it has \(reading.lines.count) entries, not \(expected)): another mtforensics recorded a step; look at `status` and try again")
+        }
         let entry = JournalEntry(seq: last.seq + 1, time: RFC3339.format(milliseconds: milliseconds), actor: actor,
                                  event: draft.event, incident: last.incident, step: draft.step, note: draft.note,
                                  exitStatus: draft.exitStatus, evidence: draft.evidence, runbook: draft.runbook,
