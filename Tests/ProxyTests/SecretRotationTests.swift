@@ -191,7 +191,7 @@ import Testing
     /// decodes to exactly the expected secrets, or are refused; never a wrong file.
     @Test func rotationOfRandomLayoutsIsExactOrRefused() throws {
         var generator = SeededGenerator(seed: 11)
-        for round in 0..<300 {
+        for round in 0..<100 {
             let indent = String(repeating: " ", count: Int.random(in: 0...4, using: &generator))
             let gap = String(repeating: " ", count: Int.random(in: 1...3, using: &generator))
             let count = Int.random(in: 1...3, using: &generator)
