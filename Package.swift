@@ -65,9 +65,12 @@ let package = Package(
             "EventLog", "ConfigFile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
-            .product(name: "SQLiteNIO", package: "sqlite-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
@@ -88,6 +91,8 @@ let package = Package(
             "Auditor", "ConfigFile", "EventLog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtforensics", dependencies: [
             "Forensics", "ConfigFile",
@@ -106,7 +111,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile", "Proxy"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
+        .testTarget(name: "AuditorTests", dependencies: [
+            "Auditor", "EventLog", "ConfigFile", "Proxy",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
     ],
     swiftLanguageModes: [.v6]

@@ -215,9 +215,9 @@ func run(_ argv: [String], input: String? = nil) throws -> String {
         }
         #expect(values.isEmpty)
 
-        let enforcement = Enforcement(blockers: [blocker])
-        await enforcement.start(active: [decision("192.0.2.3", created: now, until: now + 600_000)])
-        #expect(await enforcement.statuses.first?.failures == 0)
+        let blockers = BlockerSet(blockers: [blocker])
+        await blockers.start(active: [decision("192.0.2.3", created: now, until: now + 600_000)])
+        #expect(await blockers.statuses.first?.failures == 0)
         #expect(Set(try elements(namespace, set: "addr4").keys) == ["192.0.2.3"])
     }
 

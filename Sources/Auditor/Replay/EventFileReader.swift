@@ -8,7 +8,7 @@ import EventLog
 /// Reads an event file (or standard input, `-`) line by line and decodes each line.
 /// A malformed line is returned as its error and the reader carries on after it.
 public final class EventFileReader {
-    public enum Item {
+    public enum Item: Sendable {
         case event(Event, line: Int)
         case malformed(EventDecodingError)
     }
