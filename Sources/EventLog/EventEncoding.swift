@@ -252,7 +252,7 @@ extension Event {
 }
 
 /// JSON text primitives for the event line (RFC 8259 strings, RFC 3339 timestamps).
-enum JSONText {
+public enum JSONText {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Bytes `byte` takes inside a JSON string.
@@ -281,6 +281,14 @@ enum JSONText {
 
     static func appendEscaped(_ text: String, to buffer: inout [UInt8]) {
         appendEscaped(text, limit: Int.max, to: &buffer)
+    }
+
+    /// Appends `text` as a quoted JSON string, escaped as the event log escapes it; for
+    /// other JSON Lines output (timelines, reports) so there is one escaping rule.
+    public static func appendQuoted(_ text: String, to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "\""))
+        appendEscaped(text, to: &buffer)
+        buffer.append(UInt8(ascii: "\""))
     }
 
     /// Escapes `text` into `buffer`, stopping before the first character whose escaped

@@ -190,7 +190,7 @@ public final class ProxyService: Service, Sendable {
     /// New connections use `configuration` (secrets, transports, limits, DC table); running
     /// sessions keep what they started with. Listen addresses change only on restart.
     public func update(configuration: ProxyConfiguration) {
-        let settings = ProxySettings(configuration)
+        let settings = ProxySettings(configuration, previous: state.withLock { $0.settings })
         let previousListen = state.withLock { state in
             let previous = state.settings.configuration.listen
             state.settings = settings
@@ -277,13 +277,12 @@ public final class ProxyService: Service, Sendable {
             state.withLock { _ = $0.sessions.removeValue(forKey: key) }
             session.finish(defaultReason: EventReason.clientClosed)
         }
-        let handshake = HandshakeHandler(
-            session: session,
-            deadline: channel.eventLoop.now + settings.handshakeTimeout,
-            connector: UpstreamConnector(connectTimeout: settings.connectTimeout)
-        )
         do {
-            try channel.pipeline.syncOperations.addHandler(handshake)
+            try channel.pipeline.syncOperations.addHandler(ClientHelloHandler.firstHandler(
+                session: session,
+                deadline: channel.eventLoop.now + settings.handshakeTimeout,
+                connector: UpstreamConnector(connectTimeout: settings.connectTimeout)
+            ))
         } catch {
             channel.close(promise: nil)
         }

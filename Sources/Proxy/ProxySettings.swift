@@ -12,14 +12,49 @@ final class ProxySettings: Sendable {
     let handshakeTimeout: TimeAmount
     let idleTimeout: TimeAmount
     let connectTimeout: TimeAmount
+    /// The `ee` secrets a ClientHello is checked against; empty: no fake TLS on this proxy.
+    let fakeTLSSecrets: [ProxySecret]
+    /// Where failed handshakes are spliced; nil: they are closed (`fronting.enabled: false`,
+    /// or no host configured and no `ee` secret to take one from).
+    let frontingTargets: [UpstreamTarget]?
+    let frontingConnectTimeout: TimeAmount
+    /// Shared by every connection, and kept across reloads that leave `replay` unchanged;
+    /// nil when `replay.enabled` is false.
+    let replayFilter: ReplayFilter?
 
     var instance: String { configuration.instance }
     var secrets: [ProxySecret] { configuration.secrets }
     var transports: Set<ProxyTransport> { configuration.transports }
     var limits: ProxyConfiguration.Limits { configuration.limits }
+    var fakeTLS: FakeTLSSettings { configuration.fakeTLS }
 
-    init(_ configuration: ProxyConfiguration) {
+    /// True when a client's first bytes must be read as a possible ClientHello.
+    var acceptsFakeTLS: Bool { !fakeTLSSecrets.isEmpty }
+
+    /// True when obfuscated2 without TLS records (classic or secure) is served.
+    var acceptsPlainObfuscated2: Bool {
+        configuration.transports.contains(.classic) || configuration.transports.contains(.secure)
+    }
+
+    /// - Parameter previous: the settings this reload replaces; their replay filter is kept
+    ///   when `replay` did not change, so a reload never forgets recent handshakes.
+    init(_ configuration: ProxyConfiguration, previous: ProxySettings? = nil) {
         self.configuration = configuration
+        self.fakeTLSSecrets = configuration.transports.contains(.faketls)
+            ? configuration.secrets.filter { $0.form == .faketls } : []
+        if configuration.fronting.enabled, let host = configuration.fronting.host {
+            self.frontingTargets = [UpstreamTarget(HostAndPort(host: host, port: configuration.fronting.port, address: IPAddress(host)))]
+        } else {
+            self.frontingTargets = nil
+        }
+        self.frontingConnectTimeout = .milliseconds(configuration.fronting.connectTimeoutMilliseconds)
+        if !configuration.replay.enabled {
+            self.replayFilter = nil
+        } else if let previous, previous.configuration.replay == configuration.replay, let filter = previous.replayFilter {
+            self.replayFilter = filter
+        } else {
+            self.replayFilter = ReplayFilter(configuration: configuration.replay)
+        }
         var dcs: [Int: [UpstreamTarget]] = [:]
         for (dc, addresses) in configuration.telegram.dcs {
             var targets = addresses.compactMap { text in

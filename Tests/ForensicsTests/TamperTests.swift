@@ -196,6 +196,12 @@ import MTCrypto
         #expect(lines.last == archive + ".sha256")
         let verify = try run([binary, "verify", archive])
         #expect(verify.status == 0, "\(verify.text)")
+        let timeline = try run([binary, "timeline", "--archive", archive, "--format", "jsonl"])
+        #expect(timeline.status == 0, "\(timeline.error)")
+        #expect(timeline.text.contains("\"source\":\"proxy\""), "the archive's proxy/events.jsonl is read")
+        for line in timeline.text.split(separator: "\n") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "\(line)")
+        }
 
         var bytes = try readBytes(archive)
         bytes[bytes.count - 6] ^= 0xff
@@ -205,8 +211,8 @@ import MTCrypto
         #expect(failed.text.contains("FAILED"))
 
         #expect(try run([binary, "verify", deployment.directory.file("nonexistent.tar.lz4")]).status == 1)
-        let timeline = try run([binary, "timeline"])
-        #expect(timeline.status != 0 && timeline.error.contains("not implemented"))
+        let noInput = try run([binary, "timeline"])
+        #expect(noInput.status != 0 && noInput.error.contains("--archive"))
         let runbook = try run([binary, "runbook"])
         #expect(runbook.status != 0 && runbook.error.contains("not implemented"))
         let badFlag = try run([binary, "snapshot", "--since", "yesterday"])

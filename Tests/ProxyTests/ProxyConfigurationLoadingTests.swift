@@ -75,7 +75,7 @@ import Testing
     @Test(arguments: [
         ("", "x.yaml:1: secrets: required key is missing"),
         ("secrets: []\n", "x.yaml:1: secrets: expected at least one secret; `mtproxy secret generate` makes one"),
-        (minimal + "limts: {}\n", "x.yaml:4: limts: unknown key (did you mean limits?); expected one of allow_root, blocklist, events, fronting, instance, limits, listen, public_host, public_port, secrets, stats, telegram, transports, user"),
+        (minimal + "limts: {}\n", "x.yaml:4: limts: unknown key (did you mean limits?); expected one of allow_root, blocklist, events, fronting, instance, limits, listen, public_host, public_port, replay, secrets, stats, telegram, tls, transports, user"),
         (minimal + "limits:\n  idle_timeout: 5\n", "x.yaml:5: limits.idle_timeout: expected a duration such as 500ms, 30s, 5m, 2h or 7d, found \"5\""),
         (minimal + "limits:\n  handshake_timeout: 1h\n", "x.yaml:5: limits.handshake_timeout: must be between 100ms and 5m, found 1h"),
         (minimal + "limits:\n  max_connections: 0\n", "x.yaml:5: limits.max_connections: must be between 1 and 1000000, found 0"),

@@ -9,13 +9,6 @@ from harness.faketls import FakeTLSConnection, FakeTLSError
 
 DOMAIN = "www.example.com"
 
-# The fake-TLS codec is on main but `mtproxy run`'s listener does not use it yet: a valid
-# ClientHello is read as an obfuscated2 header (handshake.failed, bad_secret). Not strict, so
-# the tests report XPASS once it is wired; they then must pass as they stand.
-pending_faketls = pytest.mark.xfail(
-    reason="fake TLS is not wired into mtproxy's listener on main yet (ClientHello read as obfuscated2)",
-    strict=False)
-
 
 def ee_secret(key_hex):
     return "ee" + key_hex + DOMAIN.encode().hex()
@@ -25,7 +18,6 @@ def run(coroutine, timeout=60):
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
-@pending_faketls
 def test_fake_tls_relays_every_size_both_ways(start_proxy, fake_dc, new_secret):
     secret = ee_secret(new_secret)
     proxy = start_proxy(secret)
@@ -66,7 +58,6 @@ async def refused(proxy, secret, **options):
 
 
 @pytest.mark.mtproxy_only
-@pending_faketls
 def test_wrong_key_hello_is_refused(start_proxy, fake_dc, new_secret):
     secret = ee_secret(new_secret)
     proxy = start_proxy(secret)
@@ -78,7 +69,6 @@ def test_wrong_key_hello_is_refused(start_proxy, fake_dc, new_secret):
 
 
 @pytest.mark.mtproxy_only
-@pending_faketls
 def test_stale_timestamp_is_refused(start_proxy, fake_dc, new_secret):
     secret = ee_secret(new_secret)
     proxy = start_proxy(secret)

@@ -6,7 +6,7 @@ import EventLog
 /// and every error names `file:line: key.path`.
 extension ProxyConfiguration {
     static let keys: Set<String> = [
-        "instance", "listen", "secrets", "transports", "fronting", "telegram", "limits",
+        "instance", "listen", "secrets", "transports", "fronting", "tls", "replay", "telegram", "limits",
         "blocklist", "events", "stats", "user", "allow_root", "public_host", "public_port",
     ]
 
@@ -60,6 +60,12 @@ extension ProxyConfiguration {
             try mapping.optional("fronting") { v throws(ConfigError) in try fronting(v, into: &configuration.fronting) }
         }
         errors.collect { () throws(ConfigError) in
+            try mapping.optional("tls") { v throws(ConfigError) in try tls(v, into: &configuration.fakeTLS) }
+        }
+        errors.collect { () throws(ConfigError) in
+            try mapping.optional("replay") { v throws(ConfigError) in try replay(v, into: &configuration.replay) }
+        }
+        errors.collect { () throws(ConfigError) in
             try mapping.optional("telegram") { v throws(ConfigError) in try telegram(v, into: &configuration.telegram) }
         }
         errors.collect { () throws(ConfigError) in
@@ -91,6 +97,9 @@ extension ProxyConfiguration {
         }
         errors.collect { () throws(ConfigError) in
             try checkSecretsMatchTransports(configuration, mapping: mapping)
+        }
+        errors.collect { () throws(ConfigError) in
+            try checkReplayCoversTimestampWindow(configuration, mapping: mapping)
         }
         return (configuration, errors)
     }
@@ -173,10 +182,59 @@ extension ProxyConfiguration {
     }
 
     private static func fronting(_ value: ConfigValue, into fronting: inout Fronting) throws(ConfigError) {
-        let mapping = try value.mapping(keys: ["enabled", "host", "port"])
+        let mapping = try value.mapping(keys: ["enabled", "host", "port", "connect_timeout"])
         try mapping.decode("enabled", into: &fronting.enabled) { v throws(ConfigError) in try v.bool() }
         fronting.host = try mapping.optional("host") { v throws(ConfigError) in try publicHost(v) }
         try mapping.decode("port", into: &fronting.port) { v throws(ConfigError) in try v.int(in: 1...65_535) }
+        try mapping.decode("connect_timeout", into: &fronting.connectTimeoutMilliseconds) { v throws(ConfigError) in
+            ConfigText.milliseconds(try v.duration(in: .milliseconds(100)...Duration.seconds(300)))
+        }
+    }
+
+    private static func tls(_ value: ConfigValue, into tls: inout FakeTLSSettings) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["max_clock_skew", "sni_policy", "allow_missing_sni"])
+        if let skew = mapping["max_clock_skew"] {
+            if (try? skew.entries()) != nil {
+                let sides = try skew.mapping(keys: ["behind", "ahead"])
+                try sides.decode("behind", into: &tls.maximumTimestampLag) { v throws(ConfigError) in try skewSeconds(v) }
+                try sides.decode("ahead", into: &tls.maximumTimestampLead) { v throws(ConfigError) in try skewSeconds(v) }
+            } else {
+                let seconds = try skewSeconds(skew)
+                tls.maximumTimestampLag = seconds
+                tls.maximumTimestampLead = seconds
+            }
+        }
+        try mapping.decode("sni_policy", into: &tls.serverNamePolicy) { v throws(ConfigError) in
+            try v.enum(FakeTLSSettings.ServerNamePolicy.self)
+        }
+        try mapping.decode("allow_missing_sni", into: &tls.allowMissingServerName) { v throws(ConfigError) in try v.bool() }
+    }
+
+    private static func skewSeconds(_ value: ConfigValue) throws(ConfigError) -> Int64 {
+        try value.duration(in: .seconds(1)...Duration.seconds(7 * 86_400)).components.seconds
+    }
+
+    private static func replay(_ value: ConfigValue, into replay: inout ReplayFilter.Configuration) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["enabled", "max_memory", "ttl"])
+        try mapping.decode("enabled", into: &replay.enabled) { v throws(ConfigError) in try v.bool() }
+        try mapping.decode("max_memory", into: &replay.capacity) { v throws(ConfigError) in
+            Int(try v.byteSize(in: 1 << 20...64 << 30) / Int64(ReplayFilter.maximumBytesPerEntry))
+        }
+        try mapping.decode("ttl", into: &replay.timeToLive) { v throws(ConfigError) in
+            .milliseconds(ConfigText.milliseconds(try v.duration(in: .seconds(60)...Duration.seconds(30 * 86_400))))
+        }
+    }
+
+    /// A replay entry must outlive the window in which its hello's timestamp is accepted,
+    /// or a recorded hello could be played back once its entry expired.
+    private static func checkReplayCoversTimestampWindow(_ configuration: ProxyConfiguration, mapping: ConfigMapping) throws(ConfigError) {
+        let replay = configuration.replay
+        let window = configuration.fakeTLS.timestampWindow
+        guard replay.enabled, replay.timeToLive < .seconds(window) else { return }
+        let place = (try? mapping["replay"]?.mapping(keys: ["enabled", "max_memory", "ttl"])["ttl"])
+            ?? (try? mapping["tls"]?.mapping(keys: ["max_clock_skew", "sni_policy", "allow_missing_sni"])["max_clock_skew"])
+            ?? mapping.value
+        throw place.error("replay.ttl (\(ConfigText.format(.nanoseconds(replay.timeToLive.nanoseconds)))) must be at least the fake-TLS timestamp window, tls.max_clock_skew behind + ahead (\(ConfigText.format(.seconds(window)))): otherwise a recorded hello could be replayed after its entry expires")
     }
 
     private static func publicHost(_ value: ConfigValue) throws(ConfigError) -> String {

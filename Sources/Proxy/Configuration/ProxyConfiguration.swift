@@ -38,6 +38,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         /// Default: the domain of the first `ee` secret.
         public var host: String? = nil
         public var port: Int = 443
+        /// How long to wait for the fronting site's TCP connection.
+        public var connectTimeoutMilliseconds: Int64 = 10_000
         public init() {}
     }
 

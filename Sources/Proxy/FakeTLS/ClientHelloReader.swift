@@ -44,6 +44,9 @@ public struct ClientHelloReader: Sendable {
 
     public init() {}
 
+    /// Every byte read so far, for a caller that gives up waiting (the handshake timeout).
+    public var bytesRead: ByteBuffer { received }
+
     /// Takes the next chunk from the client and says what is known now.
     public mutating func read(_ chunk: ByteBuffer) -> Step {
         guard !finished else {

@@ -28,13 +28,17 @@ public struct FakeTLSHandshake: Sendable {
     private var decided = false
     private let secrets: [ProxySecret]
     private let verifier: ClientHelloVerifier
-    private let replayFilter: ReplayFilter
+    private let replayFilter: ReplayFilter?
 
-    public init(secrets: [ProxySecret], settings: FakeTLSSettings, replayFilter: ReplayFilter) {
+    /// - Parameter replayFilter: nil when replay protection is turned off.
+    public init(secrets: [ProxySecret], settings: FakeTLSSettings, replayFilter: ReplayFilter?) {
         self.secrets = secrets
         self.verifier = ClientHelloVerifier(settings: settings)
         self.replayFilter = replayFilter
     }
+
+    /// Every byte read so far: what a timeout or an early EOF hands to the fronting site.
+    public var bytesRead: ByteBuffer { reader.bytesRead }
 
     /// - Parameters:
     ///   - unixTime: wall-clock seconds, for the hello's timestamp.
@@ -60,7 +64,7 @@ public struct FakeTLSHandshake: Sendable {
             case .rejected(let error, let secret):
                 return .fail(reason: error.reason, secret: secret, consumed: consumed)
             case .accepted(let authenticated):
-                guard replayFilter.checkAndInsert(authenticated.replayKey, now: now) else {
+                if let replayFilter, !replayFilter.checkAndInsert(authenticated.replayKey, now: now) {
                     return .fail(reason: EventReason.replay, secret: authenticated.secret, consumed: consumed)
                 }
                 let flight = ServerHelloFlight.make(for: authenticated, settings: verifier.settings)

@@ -1,14 +1,16 @@
 import EventLog
 import NIOCore
 
-/// Where a refused client goes. Today: closed. Fake TLS will forward `consumed` (every
-/// byte read so far) to the fronting domain and splice, so a prober sees the real site.
+/// Where a refused client goes: `FrontingRoute` splices it to the fronting site with
+/// `consumed` (every byte read so far) replayed first, `ClosingFailureRoute` closes.
+/// Called by the handler that refused, from its own context; the route may replace it.
 protocol HandshakeFailureRoute {
-    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer)
+    /// - Parameter inputClosed: the client already sent EOF after `consumed`.
+    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer, inputClosed: Bool)
 }
 
 struct ClosingFailureRoute: HandshakeFailureRoute {
-    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer) {
+    func route(context: ChannelHandlerContext, reason: String, consumed: ByteBuffer, inputClosed: Bool) {
         context.close(promise: nil)
     }
 }
@@ -28,16 +30,20 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let failureRoute: any HandshakeFailureRoute
     private var timer: Scheduled<Void>?
     private var readHeld = false
+    private var inputClosed = false
 
+    /// - Parameter secrets: the keys to try (default: every configured secret).
     init(
         session: ProxySession,
         deadline: NIODeadline,
         insideFakeTLS: Bool = false,
+        secrets: [ProxySecret]? = nil,
         connector: any UpstreamConnecting,
         failureRoute: any HandshakeFailureRoute = ClosingFailureRoute()
     ) {
         self.session = session
-        self.machine = HandshakeStateMachine(settings: session.settings, deadline: deadline, insideFakeTLS: insideFakeTLS)
+        self.machine = HandshakeStateMachine(
+            settings: session.settings, deadline: deadline, insideFakeTLS: insideFakeTLS, secrets: secrets)
         self.connector = connector
         self.failureRoute = failureRoute
     }
@@ -54,17 +60,21 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        perform(machine.received(unwrapInboundIn(data)), context: context)
+        perform(machine.received(unwrapInboundIn(data), now: context.eventLoop.now), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
             perform(machine.inputClosed(), context: context)
+            // A failure route may have replaced this handler and taken the EOF with it.
+            guard (try? context.pipeline.syncOperations.context(handler: self)) != nil else { return }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        inputClosed = true
         perform(machine.inputClosed(), context: context)
         session.noteCloseReason(EventReason.clientClosed)
         context.fireChannelInactive()
@@ -89,7 +99,7 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .fail(let reason, let consumed):
             timer?.cancel()
             session.handshakeFailed(reason: reason)
-            failureRoute.route(context: context, reason: reason, consumed: consumed)
+            failureRoute.route(context: context, reason: reason, consumed: consumed, inputClosed: inputClosed)
         case .connect(let handshake, let transport, let targets):
             timer?.cancel()
             session.handshakeSucceeded(secretName: handshake.secret.name, transport: transport, dc: handshake.dc)

@@ -27,15 +27,21 @@ struct HandshakeStateMachine {
 
     private var state: State = .awaitingHeader(nil)
     private let settings: ProxySettings
+    private let secrets: [ProxySecret]
     private let insideFakeTLS: Bool
     let deadline: NIODeadline
 
-    /// - Parameter insideFakeTLS: the bytes arrive unwrapped from fake-TLS records, so a
-    ///   successful client counts as `.faketls` whatever its tag.
-    init(settings: ProxySettings, deadline: NIODeadline, insideFakeTLS: Bool = false) {
+    /// - Parameters:
+    ///   - insideFakeTLS: the bytes arrive unwrapped from fake-TLS records, so a successful
+    ///     client counts as `.faketls` whatever its tag. The ClientHello's random already
+    ///     went through the replay filter, so the init packet does not.
+    ///   - secrets: the keys to try; default: every configured secret. Inside fake TLS only
+    ///     the secret that signed the hello.
+    init(settings: ProxySettings, deadline: NIODeadline, insideFakeTLS: Bool = false, secrets: [ProxySecret]? = nil) {
         self.settings = settings
         self.deadline = deadline
         self.insideFakeTLS = insideFakeTLS
+        self.secrets = secrets ?? settings.secrets
     }
 
     /// True while more client bytes are wanted; afterwards reads wait for the relay.
@@ -43,7 +49,8 @@ struct HandshakeStateMachine {
         if case .awaitingHeader = state { true } else { false }
     }
 
-    mutating func received(_ buffer: ByteBuffer) -> Action {
+    /// - Parameter now: monotonic time, for the replay filter.
+    mutating func received(_ buffer: ByteBuffer, now: NIODeadline = .now()) -> Action {
         switch state {
         case .awaitingHeader(let pending):
             var collected: ByteBuffer
@@ -53,11 +60,15 @@ struct HandshakeStateMachine {
             } else {
                 collected = buffer
             }
+            if !insideFakeTLS, Self.cannotBeObfuscated2(collected) {
+                state = .failed
+                return .fail(reason: EventReason.malformed, consumed: collected)
+            }
             guard collected.readableBytes >= Obfuscated2.headerLength else {
                 state = .awaitingHeader(collected)
                 return .readMore
             }
-            return authenticate(collected)
+            return authenticate(collected, now: now)
         case .connecting(let remainder, let inputClosed):
             var remainder = remainder ?? ByteBuffer()
             remainder.writeImmutableBuffer(buffer)
@@ -68,11 +79,22 @@ struct HandshakeStateMachine {
         }
     }
 
-    private mutating func authenticate(_ collected: ByteBuffer) -> Action {
+    /// Clients draw their init packet until it avoids these prefixes (PROTOCOL.md §2.2), so
+    /// they are a probe: an HTTP request, a TLS hello, a plain MTProto transport. Deciding
+    /// on the first four bytes sends such a prober to the fronting site at once, as the
+    /// real site would answer, instead of after the handshake timeout.
+    static func cannotBeObfuscated2(_ bytes: ByteBuffer) -> Bool {
+        guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else { return false }
+        if first == 0xef { return true }
+        guard let word = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self) else { return false }
+        return UpstreamHandshake.forbiddenFirstWords.contains(word)
+    }
+
+    private mutating func authenticate(_ collected: ByteBuffer, now: NIODeadline) -> Action {
         let header = collected.readableBytesView.prefix(Obfuscated2.headerLength)
         let handshake: ClientHandshake
         do {
-            handshake = try ClientHandshake.parse(header: header, secrets: settings.secrets)
+            handshake = try ClientHandshake.parse(header: header, secrets: secrets)
         } catch {
             state = .failed
             return .fail(reason: error.reason, consumed: collected)
@@ -85,6 +107,13 @@ struct HandshakeStateMachine {
         guard let targets = settings.targets(forDC: handshake.dc) else {
             state = .failed
             return .fail(reason: EventReason.unknownDC, consumed: collected)
+        }
+        if !insideFakeTLS, let filter = settings.replayFilter {
+            let material = header.dropFirst(Obfuscated2.keyAndIVRange.lowerBound).prefix(Obfuscated2.keyAndIVRange.count)
+            guard filter.checkAndInsert(material, now: now) else {
+                state = .failed
+                return .fail(reason: EventReason.replay, consumed: collected)
+            }
         }
         let rest = collected.readableBytes - Obfuscated2.headerLength
         let remainder = rest > 0 ? collected.getSlice(at: collected.readerIndex + Obfuscated2.headerLength, length: rest) : nil

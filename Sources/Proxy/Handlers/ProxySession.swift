@@ -75,10 +75,19 @@ final class ProxySession {
         events.emit(event(.connectionAccepted, outcome: .success))
     }
 
-    func handshakeFailed(reason: String) {
+    /// - Parameter secretName: the secret a fake-TLS hello was signed with when its
+    ///   timestamp or server name was refused; nil otherwise.
+    func handshakeFailed(reason: String, secretName: String? = nil) {
+        if let secretName { self.secretName = secretName }
         noteCloseReason(reason)
         stats.handshakeFailed(reason: reason)
         events.emit(event(.handshakeFailed, outcome: .failure, reason: reason))
+    }
+
+    /// The refused client is now spliced to the fronting site.
+    func probeForwarded(reason: String) {
+        stats.probeForwarded()
+        events.emit(event(.probeForwarded, outcome: .success, reason: reason))
     }
 
     func handshakeSucceeded(secretName: String, transport: ProxyTransport, dc: Int) {

@@ -41,7 +41,8 @@ final class RelayHandler: ChannelDuplexHandler {
 
     private let side: Side
     private let session: ProxySession
-    /// Only on the client side; DC → client bytes are forwarded untouched (fast mode).
+    /// Only on the client side of a Telegram session; DC → client bytes are forwarded
+    /// untouched (fast mode), and a fronted connection has none at all.
     private let cipher: ClientToUpstreamCipher?
     private var partner: RelayHandler?
     private var context: ChannelHandlerContext?
@@ -56,7 +57,8 @@ final class RelayHandler: ChannelDuplexHandler {
         self.cipher = cipher
     }
 
-    static func pair(session: ProxySession, cipher: ClientToUpstreamCipher) -> (client: RelayHandler, upstream: RelayHandler) {
+    /// - Parameter cipher: nil splices bytes unchanged (the fronting site's connection).
+    static func pair(session: ProxySession, cipher: ClientToUpstreamCipher?) -> (client: RelayHandler, upstream: RelayHandler) {
         let client = RelayHandler(side: .client, session: session, cipher: cipher)
         let upstream = RelayHandler(side: .upstream, session: session, cipher: nil)
         client.partner = upstream
@@ -123,9 +125,9 @@ final class RelayHandler: ChannelDuplexHandler {
 
     /// Client bytes that arrived with or after the init packet, before the relay existed.
     func relayEarlyClientBytes(_ buffer: ByteBuffer, now: NIODeadline) {
-        guard let cipher, let context else { return }
+        guard let context else { return }
         session.relayedFromClient(buffer.readableBytes, now: now)
-        partner?.partnerWrite(cipher.transform(buffer, allocator: context.channel.allocator))
+        partner?.partnerWrite(cipher?.transform(buffer, allocator: context.channel.allocator) ?? buffer)
     }
 
     /// The client sent EOF before the relay existed.
@@ -152,7 +154,11 @@ final class RelayHandler: ChannelDuplexHandler {
         case .client:
             let input = unwrapInboundIn(data)
             session.relayedFromClient(input.readableBytes, now: now)
-            partner?.partnerWrite(cipher!.transform(input, allocator: context.channel.allocator))
+            if let cipher {
+                partner?.partnerWrite(cipher.transform(input, allocator: context.channel.allocator))
+            } else {
+                partner?.partnerWrite(data)
+            }
         case .upstream:
             // Fast mode: the DC already encrypted for the client; forward the same buffer.
             session.relayedToClient(unwrapInboundIn(data).readableBytes, now: now)

@@ -56,7 +56,7 @@ public struct UpstreamHandshake {
     }
 
     /// `HEAD`, `POST`, `GET `, `OPTI`, TLS ClientHello start, plain padded / intermediate markers.
-    private static let forbiddenFirstWords: Set<UInt32> = [
+    static let forbiddenFirstWords: Set<UInt32> = [
         0x4845_4144, 0x504f_5354, 0x4745_5420, 0x4f50_5449, 0x1603_0102, 0xdddd_dddd, 0xeeee_eeee,
     ]
 }

@@ -27,13 +27,16 @@ import Synchronization
 /// - Time comes from the caller (`now`, monotonic), so tests drive it.
 public final class ReplayFilter: Sendable {
     public struct Configuration: Sendable, Hashable {
+        /// Whether the proxy consults a filter at all (`replay.enabled`).
+        public var enabled: Bool = true
         /// Entries kept at most.
         public var capacity: Int = 262_144
         /// How long an entry is remembered: the 30-minute default covers the default
         /// fake-TLS window (10 minutes behind, 20 ahead).
         public var timeToLive: TimeAmount = .minutes(30)
 
-        public init(capacity: Int = 262_144, timeToLive: TimeAmount = .minutes(30)) {
+        public init(enabled: Bool = true, capacity: Int = 262_144, timeToLive: TimeAmount = .minutes(30)) {
+            self.enabled = enabled
             self.capacity = capacity
             self.timeToLive = timeToLive
         }

@@ -90,6 +90,7 @@ class FakeTLSConnection:
         await asyncio.wait_for(cls._check_server_flight(reader, key, hello[11:43]), timeout)
         header, encryptor, decryptor = MTProxyIO.init_header(key, dc_id, RandomizedIntermediatePacketCodec)
         connection = cls(reader, writer, encryptor, decryptor)
+        connection.hello = hello
         writer.write(CHANGE_CIPHER_SPEC)
         connection._write_records(bytes(header), encrypted=True)  # the header is its own ciphertext
         return connection
