@@ -213,3 +213,32 @@ def test_make_backup_and_restore(run_dir, new_secret, tmp_path):
     assert refused.returncode != 0
     assert "refusing to restore" in refused.stderr
     assert config_path.read_text() == "# changed after the backup\n"
+
+
+def test_make_run_in_the_foreground_is_stopped_by_make_stop(run_dir, new_secret, mtproxy_binary):
+    """What `make run` runs (after its release build): the proxy in the foreground, its pid
+    in RUN_DIR/mtproxy.pid and its events teed into RUN_DIR/events.jsonl."""
+    directory, config, port, variables = run_dir
+    write_config(directory, config, new_secret)
+    stats = [v for v in variables if v.startswith("STATS=")][0].split("=", 1)[1]
+    foreground = subprocess.Popen([str(ROOT / "scripts" / "run-proxy.sh"), mtproxy_binary, str(directory), str(port), stats],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while "proxy.started" not in events_in(directory) and time.monotonic() < deadline:
+            assert foreground.poll() is None, foreground.stderr.read().decode()
+            time.sleep(0.1)
+        pid = int((directory / "mtproxy.pid").read_text())
+        assert pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1] == b"run"
+        assert attempt("127.0.0.1", port, new_secret) == "relayed"
+        assert make("status", *variables).returncode == 0
+        stopped = make("stop", *variables)
+        assert stopped.returncode == 0, stopped.stderr
+        assert foreground.wait(30) == 0
+        out = foreground.stdout.read().decode()
+        assert "tg://proxy?server=127.0.0.1" in out and '"event.action":"proxy.stopped"' in out
+        assert not (directory / "mtproxy.pid").exists()
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+            foreground.wait(10)

@@ -16,6 +16,10 @@ import MTCrypto
 ///     backups/mtshield-YYYYmmdd-HHMMSS.tar.lz4.sha256   sha256sum line of the archive
 ///     backups/latest -> mtshield-YYYYmmdd-HHMMSS.tar.lz4  symlink, relative, replaced atomically
 ///
+/// A checker resolves `latest` first (`realpath`, `readlink -f`) and verifies that path:
+/// the sidecar is named after the archive, so `verify backups/latest` would look for
+/// `latest.sha256`. The backup's time is in its name and in `custody.json`.
+///
 /// Inside the archive, each file sits at `files/` + its absolute path, and `backup.json`
 /// records where it goes back with its mode and owner.
 public enum ConfigurationBackup {
