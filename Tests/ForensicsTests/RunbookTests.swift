@@ -21,6 +21,14 @@ import Foundation
                 #expect(snapshot < index, "\(runbook.id): \(step.id) comes before the snapshot")
             }
         }
+        let known = Set(SecurityChecklist.items.map(\.id))
+        for runbook in collection.runbooks {
+            for step in runbook.steps {
+                if case .check(let ids) = step.action {
+                    #expect(Set(ids).isSubset(of: known), "\(runbook.id).\(step.id): \(Set(ids).subtracting(known))")
+                }
+            }
+        }
         let incident = try #require(collection.runbooks.first { $0.id == "security-incident" })
         #expect(incident.steps.map(\.kind).contains(.snapshot))
     }

@@ -4,3 +4,12 @@
 public protocol DeploymentChecklist: Sendable {
     func run(ids: [String], context: CheckContext) -> [CheckOutcome]
 }
+
+/// The deployment security checklist of this build (`SecurityChecklist`).
+public struct BuiltInChecklist: DeploymentChecklist {
+    public init() {}
+
+    public func run(ids: [String], context: CheckContext) -> [CheckOutcome] {
+        SecurityChecklist.run(ids: ids, context: context)
+    }
+}
