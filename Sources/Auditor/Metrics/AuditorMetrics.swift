@@ -44,8 +44,8 @@ public final class AuditorMetrics: Sendable {
         counter(rule, in: alertsByRule, label: "rule", descriptor: Self.alerts).increment()
     }
 
-    func blockerFailure(blocker: String) {
-        counter(blocker, in: failuresByBlocker, label: "blocker", descriptor: Self.blockerFailures).increment()
+    func blockerFailures(blocker: String, count: Int) {
+        counter(blocker, in: failuresByBlocker, label: "blocker", descriptor: Self.blockerFailures).increment(by: Int64(count))
     }
 
     /// Creates the per-blocker series at zero so that they show before the first failure.
