@@ -147,6 +147,22 @@ import Testing
         #expect(String(decoding: metrics.exposition(), as: UTF8.self).contains("mtauditor_active_bans 0"))
     }
 
+    @Test func everyAlertWritesItsReport() async throws {
+        defer { cleanUp() }
+        var settings = configuration()
+        settings.reports = directory + "/reports"
+        let pipeline = try await pipeline(settings, blocker: RecordingBlocker())
+        try append(failures("203.0.113.7", count: 5) + failures("198.51.100.1", count: 5))
+        await pipeline.step()
+        let files = try TestFiles.contents(of: directory + "/reports")
+        #expect(files.filter { $0.hasSuffix(".json") }.count == 2)
+        #expect(files.filter { $0.hasSuffix(".md") }.count == 2)
+        let html = try #require(files.first { $0.hasSuffix(".html") })
+        let page = try String(contentsOfFile: directory + "/reports/" + html, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("failures"))
+        #expect(pipeline.counts.reports == 2)
+    }
+
     @Test func allowlistedAndSimulatedDecisionsReachNoBlocker() async throws {
         defer { cleanUp() }
         let allowed = RecordingBlocker()

@@ -15,6 +15,7 @@ public final class AuditorPipeline {
         public var alerts = 0
         public var decisions = 0
         public var expired = 0
+        public var reports = 0
     }
 
     /// Lines taken from one source per round, so that one busy file cannot starve the others.
@@ -35,9 +36,11 @@ public final class AuditorPipeline {
     private var nextExpiry: Int64 = .min
     /// Where decisions are kept across restarts; nil keeps them in memory only.
     public let ledger: (any DecisionLedger)?
-    /// Called for each alert (the report writer).
-    public var onAlert: ((Alert) -> Void)?
+    /// Where a report is written for each alert (`reports:`); nil writes none.
+    public let reports: AlertReportWriter?
     private var decided: [Decision] = []
+    /// Reports of this round, written once its decisions are enforced.
+    private var pendingReports: [(alert: Alert, evidence: AlertEvidence)] = []
     public private(set) var counts = Counts()
 
     public init(configuration: AuditorConfiguration, rules: [Rule], sources: [any EventSource],
@@ -49,6 +52,8 @@ public final class AuditorPipeline {
         self.sources = sources
         self.enforcement = Enforcement(blockers: blockers, logger: logger, clock: now)
         self.ledger = ledger
+        self.reports = configuration.reports.map(AlertReportWriter.init(directory:))
+        if reports != nil { engine.keepEvidence() }
         self.metrics = metrics
         self.logger = logger
         self.now = now
@@ -90,7 +95,13 @@ public final class AuditorPipeline {
                     if event.timestampMilliseconds > latest { latest = event.timestampMilliseconds }
                     findings.removeAll(keepingCapacity: true)
                     engine.process(event, into: &findings)
+                    guard !findings.isEmpty else { continue }
                     for finding in findings { handle(finding) }
+                    if reports != nil {
+                        for (alert, decision) in Finding.alertsWithDecisions(findings) {
+                            pendingReports.append((alert, engine.evidence(for: alert, decision: decision)))
+                        }
+                    }
                 case .malformed(let error):
                     counts.malformed += 1
                     metrics.parseErrors.increment()
@@ -108,6 +119,7 @@ public final class AuditorPipeline {
         }
         // Stored before they are enforced and before the positions move past their events.
         if !decided.isEmpty { await enforceDecided() }
+        if !pendingReports.isEmpty { writeReports() }
         let wall = now()
         if latest > .min { metrics.lagSeconds.set(Double(wall - latest) / 1000) }
         if wall >= nextExpiry {
@@ -186,6 +198,21 @@ public final class AuditorPipeline {
         await countBlockerFailures()
     }
 
+    private func writeReports() {
+        guard let reports else { return }
+        for (alert, evidence) in pendingReports {
+            do {
+                let paths = try reports.write(alert: alert, context: evidence)
+                logger.info("alert report written", metadata: ["alert.rule": "\(alert.rule)", "report.html": "\(paths.last ?? "")"])
+            } catch {
+                metrics.reportFailures.increment()
+                logger.error("alert report not written", metadata: ["alert.rule": "\(alert.rule)", "error": "\(error)"])
+            }
+        }
+        counts.reports += pendingReports.count
+        pendingReports.removeAll(keepingCapacity: true)
+    }
+
     /// Blocker failures since the last look, into the per-blocker counters.
     private func countBlockerFailures() async {
         for status in await enforcement.statuses {
@@ -223,6 +250,7 @@ public final class AuditorPipeline {
     /// sources' positions are saved.
     public func finish() async {
         if !decided.isEmpty { await enforceDecided() }
+        if !pendingReports.isEmpty { writeReports() }
         await enforcement.retryDue()
         for source in sources { source.commit() }
     }
@@ -241,7 +269,6 @@ public final class AuditorPipeline {
                 metadata["alert.limit"] = "\(anomaly.limit)"
             }
             logger.notice("alert", metadata: metadata)
-            onAlert?(alert)
         case .decision(let decision):
             counts.decisions += 1
             metrics.decisions.increment()

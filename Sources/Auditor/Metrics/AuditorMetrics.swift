@@ -11,6 +11,7 @@ public final class AuditorMetrics: Sendable {
     let activeBans: Gauge
     let decisions: Counter
     let stateFailures: Counter
+    let reportFailures: Counter
     let ruleReloads: Counter
     let ruleReloadFailures: Counter
     private let alertsByRule = Mutex<[String: Counter]>([:])
@@ -35,6 +36,8 @@ public final class AuditorMetrics: Sendable {
         decisions = registry.makeCounter(descriptor: Self.name("decisions", unit: "total", help: "Decisions made by rules."))
         stateFailures = registry.makeCounter(descriptor: Self.name("state_failures", unit: "total",
                                                                    help: "Writes to the state store that failed."))
+        reportFailures = registry.makeCounter(descriptor: Self.name("report_failures", unit: "total",
+                                                                    help: "Alert reports that could not be written."))
         ruleReloads = registry.makeCounter(descriptor: Self.name("rule_reloads", unit: "total", help: "Rule reloads put in force."))
         ruleReloadFailures = registry.makeCounter(descriptor: Self.name("rule_reload_failures", unit: "total",
                                                                         help: "Rule reloads refused; the previous rules stayed."))
