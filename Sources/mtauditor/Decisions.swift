@@ -12,33 +12,79 @@ extension MTAuditor {
     }
 }
 
-/// Where the decisions live and which blockers a manual change goes to at once.
+/// Where the decisions live and which blockers a manual change goes to at once: the
+/// auditor's configuration (`--config`), or a state file and a blocklist given directly.
 struct StateOptions: ParsableArguments {
-    @Option(help: "The auditor's state file (the configuration's `state:`).")
-    var state: String
+    @Option(help: "The auditor configuration file: its state store, allowlist and blockers are used.")
+    var config: String?
 
-    @Option(help: "The proxy's blocklist file to rewrite after a change (the `proxy` blocker's path).")
+    @Option(help: "The auditor's state file (the configuration's `state:`), instead of --config.")
+    var state: String?
+
+    @Option(help: "The proxy's blocklist file to rewrite after a change, instead of --config's blockers.")
     var blocklist: String?
 
-    /// Rewrites the blocklist (when given) from the decisions in force.
-    func applyToBlockers(_ store: DecisionStore, now: Int64) async throws(AuditorError) {
-        guard let blocklist else { return }
-        let active = try await store.active(at: now).filter { !$0.simulated }
-        try await ProxyBlocklistBlocker(path: blocklist).synchronize(active: active, now: now)
+    func validate() throws {
+        if (config == nil) == (state == nil) { throw ValidationError("give either --config FILE or --state PATH") }
+        if config != nil && blocklist != nil { throw ValidationError("--blocklist goes with --state; --config names its own blockers") }
+    }
+
+    /// The state path, the allowlist and the blockers to apply changes to.
+    func resolve() throws(AuditorError) -> (state: String, allowlist: [CIDR], blockers: [any Blocker]) {
+        guard let config else {
+            return (state ?? "", [], blocklist.map { [ProxyBlocklistBlocker(path: $0)] } ?? [])
+        }
+        let configuration: AuditorConfiguration
+        do {
+            configuration = try AuditorConfiguration.load(path: config)
+        } catch {
+            throw AuditorError.input(path: "--config", message: error.description)
+        }
+        guard let state = configuration.state else {
+            throw AuditorError.input(path: config, message: "state: is null; there is no state store to hold decisions")
+        }
+        var blockers: [any Blocker] = []
+        for settings in configuration.blockers { blockers.append(try settings.makeBlocker()) }
+        return (state, configuration.allowlist, configuration.simulation ? [] : blockers)
+    }
+}
+
+/// Applies a manual change to the blockers: the proxy's blocklist is rewritten whole from the
+/// decisions in force; the others get just the change. A failure is reported, not retried:
+/// the change is in the store, and the daemon enforces it at its next start.
+func apply(added: [Decision], removed: [Decision], to blockers: [any Blocker], store: DecisionStore, now: Int64) async throws(AuditorError) {
+    var failures: [String] = []
+    for blocker in blockers {
+        do {
+            if blocker is ProxyBlocklistBlocker {
+                try await blocker.synchronize(active: try await store.active(at: now).filter { !$0.simulated }, now: now)
+            } else {
+                try await blocker.apply(added: added.filter { blocker.accepts($0.scope) },
+                                        removed: removed.filter { blocker.accepts($0.scope) }, now: now)
+            }
+        } catch {
+            failures.append(error.description)
+        }
+    }
+    if !failures.isEmpty {
+        throw AuditorError.blocker(name: "decisions", message: "the change is stored, but " + failures.joined(separator: "; "))
     }
 }
 
 /// Opens the store, runs `body`, closes the store; errors become a message and exit status 1.
-func withStore(_ path: String, _ body: (DecisionStore) async throws(AuditorError) -> Void) async throws {
+func withStore(_ options: StateOptions,
+               _ body: (DecisionStore, (allowlist: [CIDR], blockers: [any Blocker])) async throws(AuditorError) -> Void) async throws {
     let store: DecisionStore
+    let settings: (state: String, allowlist: [CIDR], blockers: [any Blocker])
     do {
-        store = try await DecisionStore.open(path: path)
+        settings = try options.resolve()
+        store = try await DecisionStore.open(path: settings.state)
     } catch {
         printError(error.description)
         throw ExitCode(1)
     }
     do {
-        try await body(store)
+        try await body(store, (settings.allowlist, settings.blockers))
         await store.close()
     } catch {
         await store.close()
@@ -61,7 +107,7 @@ extension MTAuditor.Decisions {
 
         func run() async throws {
             let now = Event.nowMilliseconds()
-            try await withStore(options.state) { store throws(AuditorError) in
+            try await withStore(options) { store, _ throws(AuditorError) in
                 let decisions: [(Decision, Int64?)] = all
                     ? try await store.decisions(since: .min).map { ($0.decision, $0.ended) }
                     : try await store.active(at: now).map { ($0, nil) }
@@ -109,10 +155,11 @@ extension MTAuditor.Decisions {
         func run() async throws {
             let now = Event.nowMilliseconds()
             let milliseconds = ConfigText.milliseconds(ConfigText.duration(duration) ?? .zero)
-            try await withStore(options.state) { store throws(AuditorError) in
+            try await withStore(options) { store, settings throws(AuditorError) in
                 let (decision, replaced) = try await store.banManually(value, durationMilliseconds: milliseconds, reason: reason,
-                                                                       allowlist: try DecisionBook.allowlist(allowlist), at: now)
-                try await options.applyToBlockers(store, now: now)
+                                                                       allowlist: settings.allowlist + (try DecisionBook.allowlist(allowlist)),
+                                                                       at: now)
+                try await apply(added: [decision], removed: replaced, to: settings.blockers, store: store, now: now)
                 printError("banned \(decision.value) until \(Event.timestampText(milliseconds: decision.until))"
                            + (replaced.isEmpty ? "" : " (replacing the ban in force)") + ", ban #\(decision.repeatCount) of this value")
             }
@@ -129,12 +176,12 @@ extension MTAuditor.Decisions {
 
         func run() async throws {
             let now = Event.nowMilliseconds()
-            try await withStore(options.state) { store throws(AuditorError) in
+            try await withStore(options) { store, settings throws(AuditorError) in
                 let lifted = try await store.lift(value, at: now)
                 guard !lifted.isEmpty else {
                     throw AuditorError.input(path: value, message: "no decision in force on this value")
                 }
-                try await options.applyToBlockers(store, now: now)
+                try await apply(added: [], removed: lifted, to: settings.blockers, store: store, now: now)
                 printError("lifted the ban on \(value)")
             }
         }

@@ -207,7 +207,7 @@ import Testing
         #expect(blocker.calls == 2)
         // Retries back off: 1 s, then 2 s.
         for failures in 1...2 {
-            clock.advance(Enforcement.firstRetryDelay << Int64(failures - 1))
+            clock.advance(BlockerSet.firstRetryDelay << Int64(failures - 1))
             await pipeline.step()
         }
         #expect(blocker.values == ["203.0.113.7", "198.51.100.9"])

@@ -47,32 +47,35 @@ import Testing
         defer { scratch.remove() }
         let blocker = ProxyBlocklistBlocker(path: path)
         let small = [decision("192.0.2.1")]
-        let large = (0..<4000).map { decision("10.\($0 / 256).\($0 % 256).1") }
+        let large = (0..<1500).map { decision("10.\($0 / 256).\($0 % 256).1") }
         try await blocker.synchronize(active: small, now: 0)
         let expected = Set([try String(contentsOfFile: path, encoding: .utf8)])
         try await blocker.synchronize(active: large, now: 0)
         let versions = expected.union([try String(contentsOfFile: path, encoding: .utf8)])
         #expect(versions.count == 2)
 
-        let stop = Atomic<Bool>(false)
+        // A thread of its own, not a task: on a loaded machine the reader must run beside the writer.
+        let reading = ReadingFlags()
         let path = self.path
-        let reader = Task.detached { () -> (reads: Int, torn: Int) in
-            var reads = 0
-            var torn = 0
-            while !stop.load(ordering: .relaxed) {
+        let reader = Thread {
+            while !reading.stop.load(ordering: .acquiring) {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-                reads += 1
-                if !versions.contains(text) { torn += 1 }
+                reading.reads.add(1, ordering: .relaxed)
+                if !versions.contains(text) { reading.torn.add(1, ordering: .relaxed) }
+                usleep(100)
             }
-            return (reads, torn)
+            reading.finished.store(true, ordering: .releasing)
         }
-        for round in 0..<200 {
-            try await blocker.synchronize(active: round.isMultiple(of: 2) ? small : large, now: 0)
+        reader.start()
+        var rounds = 0
+        while rounds < 1_000 && (rounds < 60 || reading.reads.load(ordering: .relaxed) < 200) {
+            try await blocker.synchronize(active: rounds.isMultiple(of: 2) ? small : large, now: 0)
+            rounds += 1
         }
-        stop.store(true, ordering: .relaxed)
-        let result = await reader.value
-        #expect(result.reads > 0)
-        #expect(result.torn == 0)
+        reading.stop.store(true, ordering: .releasing)
+        while !reading.finished.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(reading.reads.load(ordering: .relaxed) >= 200)
+        #expect(reading.torn.load(ordering: .relaxed) == 0)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0 != "blocklist.txt" }
         #expect(leftovers.isEmpty)
     }
@@ -86,6 +89,13 @@ import Testing
         #expect(error?.description.contains("blocker proxy") == true)
         #expect(error?.description.contains("missing") == true)
     }
+}
+
+final class ReadingFlags: Sendable {
+    let stop = Atomic<Bool>(false)
+    let finished = Atomic<Bool>(false)
+    let reads = Atomic<Int>(0)
+    let torn = Atomic<Int>(0)
 }
 
 /// A blocker that records what it was given and fails as told.
@@ -134,27 +144,27 @@ final class TestClock: Sendable {
     func advance(_ milliseconds: Int64) { time.add(milliseconds, ordering: .relaxed) }
 }
 
-@Suite struct EnforcementTests {
+@Suite struct BlockerSetTests {
     @Test func startSynchronizesAndBatchesFollow() async throws {
         let clock = TestClock()
         let blocker = RecordingBlocker()
-        let enforcement = Enforcement(blockers: [blocker], clock: { clock.now })
-        await enforcement.start(active: [decision("192.0.2.1", until: 9_000_000)])
-        await enforcement.enforce(added: [decision("192.0.2.2", until: 9_000_000)], removed: [decision("192.0.2.1")])
+        let blockers = BlockerSet(blockers: [blocker], clock: { clock.now })
+        await blockers.start(active: [decision("192.0.2.1", until: 9_000_000)])
+        await blockers.enforce(added: [decision("192.0.2.2", until: 9_000_000)], removed: [decision("192.0.2.1")])
         #expect(await blocker.synchronizations == [["192.0.2.1"]])
         #expect(await blocker.batches.map(\.added) == [["192.0.2.2"]])
         #expect(await blocker.batches.map(\.removed) == [["192.0.2.1"]])
-        #expect(await enforcement.statuses == [Enforcement.BlockerStatus(name: "recording", applied: 3, failures: 0, pending: 0)])
+        #expect(await blockers.statuses == [BlockerSet.BlockerStatus(name: "recording", applied: 3, failures: 0, pending: 0)])
     }
 
     @Test func simulatedDecisionsAndUnacceptedScopesAreNotGiven() async throws {
         let clock = TestClock()
         let kernel = RecordingBlocker(name: "kernel", scopes: [.ip, .cidr])
         let proxy = RecordingBlocker(name: "proxy")
-        let enforcement = Enforcement(blockers: [kernel, proxy], clock: { clock.now })
-        await enforcement.start(active: [])
+        let blockers = BlockerSet(blockers: [kernel, proxy], clock: { clock.now })
+        await blockers.start(active: [])
         let hash = "0123456789abcdef0123456789abcdef"
-        await enforcement.enforce(added: [decision("192.0.2.1", until: 9_000_000), decision(hash, until: 9_000_000),
+        await blockers.enforce(added: [decision("192.0.2.1", until: 9_000_000), decision(hash, until: 9_000_000),
                                           decision("192.0.2.9", until: 9_000_000, simulated: true)], removed: [])
         #expect(await kernel.batches.map(\.added) == [["192.0.2.1"]])
         #expect(await proxy.batches.map(\.added) == [[hash, "192.0.2.1"].sorted()])
@@ -164,51 +174,51 @@ final class TestClock: Sendable {
         let clock = TestClock()
         let failing = RecordingBlocker(name: "failing", failures: 3)
         let healthy = RecordingBlocker(name: "healthy")
-        let enforcement = Enforcement(blockers: [failing, healthy], clock: { clock.now })
-        await enforcement.start(active: [decision("192.0.2.1", until: 9_000_000)])
-        await enforcement.enforce(added: [decision("192.0.2.2", until: 9_000_000)], removed: [])
+        let blockers = BlockerSet(blockers: [failing, healthy], clock: { clock.now })
+        await blockers.start(active: [decision("192.0.2.1", until: 9_000_000)])
+        await blockers.enforce(added: [decision("192.0.2.2", until: 9_000_000)], removed: [])
         #expect(await healthy.batches.map(\.added) == [["192.0.2.2"]])
-        var status = try #require(await enforcement.statuses.first)
+        var status = try #require(await blockers.statuses.first)
         #expect(status.failures == 1)
         #expect(status.lastError?.contains("down") == true)
-        #expect(await enforcement.nextRetry == clock.now + Enforcement.firstRetryDelay)
+        #expect(await blockers.nextRetry == clock.now + BlockerSet.firstRetryDelay)
 
-        await enforcement.retryDue()
-        #expect(await enforcement.statuses.first?.failures == 1)
-        clock.advance(Enforcement.firstRetryDelay)
-        await enforcement.retryDue()
-        #expect(await enforcement.statuses.first?.failures == 2)
-        #expect(await enforcement.nextRetry == clock.now + 2 * Enforcement.firstRetryDelay)
-        clock.advance(2 * Enforcement.firstRetryDelay)
-        await enforcement.retryDue()
-        clock.advance(4 * Enforcement.firstRetryDelay)
-        await enforcement.retryDue()
-        status = try #require(await enforcement.statuses.first)
+        await blockers.retryDue()
+        #expect(await blockers.statuses.first?.failures == 1)
+        clock.advance(BlockerSet.firstRetryDelay)
+        await blockers.retryDue()
+        #expect(await blockers.statuses.first?.failures == 2)
+        #expect(await blockers.nextRetry == clock.now + 2 * BlockerSet.firstRetryDelay)
+        clock.advance(2 * BlockerSet.firstRetryDelay)
+        await blockers.retryDue()
+        clock.advance(4 * BlockerSet.firstRetryDelay)
+        await blockers.retryDue()
+        status = try #require(await blockers.statuses.first)
         #expect(status.failures == 3)
         #expect(status.lastError == nil)
         #expect(status.pending == 0)
         // Whole failures rebuild the blocker from every decision in force, the new one included.
         #expect(await failing.synchronizations == [["192.0.2.1", "192.0.2.2"]])
-        #expect(await enforcement.nextRetry == nil)
+        #expect(await blockers.nextRetry == nil)
     }
 
     @Test func onlyRefusedValuesAreRetried() async throws {
         let clock = TestClock()
         let blocker = RecordingBlocker(refusing: ["10.0.0.0/8"])
-        let enforcement = Enforcement(blockers: [blocker], clock: { clock.now })
-        await enforcement.start(active: [])
-        await enforcement.enforce(added: [decision("10.0.0.0/8", until: 9_000_000), decision("192.0.2.1", until: 9_000_000)], removed: [])
-        #expect(await enforcement.statuses.first?.pending == 1)
+        let blockers = BlockerSet(blockers: [blocker], clock: { clock.now })
+        await blockers.start(active: [])
+        await blockers.enforce(added: [decision("10.0.0.0/8", until: 9_000_000), decision("192.0.2.1", until: 9_000_000)], removed: [])
+        #expect(await blockers.statuses.first?.pending == 1)
         await blocker.stopRefusing()
-        clock.advance(Enforcement.firstRetryDelay)
-        await enforcement.retryDue()
+        clock.advance(BlockerSet.firstRetryDelay)
+        await blockers.retryDue()
         #expect(await blocker.batches.map(\.added) == [["192.0.2.1"], ["10.0.0.0/8"]])
-        #expect(await enforcement.statuses.first?.pending == 0)
+        #expect(await blockers.statuses.first?.pending == 0)
     }
 
     @Test func backoffIsCapped() {
-        #expect(Enforcement.retryDelay(afterFailures: 1) == Enforcement.firstRetryDelay)
-        #expect(Enforcement.retryDelay(afterFailures: 3) == 4 * Enforcement.firstRetryDelay)
-        #expect(Enforcement.retryDelay(afterFailures: 60) == Enforcement.longestRetryDelay)
+        #expect(BlockerSet.retryDelay(afterFailures: 1) == BlockerSet.firstRetryDelay)
+        #expect(BlockerSet.retryDelay(afterFailures: 3) == 4 * BlockerSet.firstRetryDelay)
+        #expect(BlockerSet.retryDelay(afterFailures: 60) == BlockerSet.longestRetryDelay)
     }
 }

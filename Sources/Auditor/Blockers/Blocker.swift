@@ -1,5 +1,5 @@
 /// Something that enforces decisions: the proxy's blocklist file, an nftables set, an
-/// operator's command. `Enforcement` drives every blocker, retries what failed and keeps
+/// operator's command. `BlockerSet` drives every blocker, retries what failed and keeps
 /// the figures; a blocker only applies what it is given.
 ///
 /// Times are milliseconds since the epoch, on the clock decisions are made with: a blocker

@@ -145,10 +145,25 @@ struct ChildProcess {
                       timedOut: timedOut, output: collected[0], errorOutput: String(decoding: collected[1], as: UTF8.self))
     }
 
-    /// `run` on a thread of NIO's shared thread pool, so that waiting for the child blocks no task.
+    /// Threads of their own for waiting on children: neither Swift's cooperative pool nor NIO's
+    /// shared pool (where the state store's queries run) is held while a command runs.
+    private static let threads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return pool
+    }()
+
+    /// One thread for file writes that must land in the order they were asked for.
+    static let orderedWrites: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    /// `run` on one of the child-process threads, so that waiting for the child blocks no task.
     static func runOffloaded(_ argv: [String], input: [UInt8] = [], timeout: Duration) async throws(LaunchFailure) -> Result {
         do {
-            return try await NIOThreadPool.singleton.runIfActive { () throws(LaunchFailure) -> Result in
+            return try await threads.runIfActive { () throws(LaunchFailure) -> Result in
                 try run(argv, input: input, timeout: timeout)
             }
         } catch let failure as LaunchFailure {

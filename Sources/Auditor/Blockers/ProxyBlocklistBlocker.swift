@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NIOPosix
 
 /// The `proxy` blocker: the proxy's blocklist file (its `blocklist:` key), one address,
 /// network or `ip_hash` a line, which mtproxy picks up live through inotify.
@@ -26,23 +27,29 @@ public actor ProxyBlocklistBlocker: Blocker {
     public func synchronize(active: [Decision], now: Int64) async throws(AuditorError) {
         entries = [:]
         for decision in active where decision.until > now { entries[decision.value] = max(entries[decision.value] ?? 0, decision.until) }
-        try write(now: now)
+        try await write(now: now)
     }
 
     public func apply(added: [Decision], removed: [Decision], now: Int64) async throws(AuditorError) {
         for decision in removed { entries.removeValue(forKey: decision.value) }
         for decision in added where decision.until > now { entries[decision.value] = decision.until }
-        try write(now: now)
+        try await write(now: now)
     }
 
-    private func write(now: Int64) throws(AuditorError) {
+    private func write(now: Int64) async throws(AuditorError) {
         entries = entries.filter { $0.value > now }
         var text = "# Written by mtauditor; edits are overwritten. Ban and unban with `mtauditor decisions add|delete`.\n"
         for value in entries.keys.sorted() { text += value + "\n" }
+        let bytes = Array(text.utf8)
+        let path = self.path
         do {
-            try AtomicFile.replace(path, with: Array(text.utf8))
-        } catch {
+            // fsync can take long on a busy disk: on a thread of its own, not the task's, and in
+            // order (one thread), so an older version never lands after a newer one.
+            try await ChildProcess.orderedWrites.runIfActive { try AtomicFile.replace(path, with: bytes) }
+        } catch let error as AtomicFile.Failure {
             throw AuditorError.blocker(name: name, message: "\(path): \(error.message)")
+        } catch {
+            throw AuditorError.blocker(name: name, message: "\(path): \(error)")
         }
     }
 }

@@ -20,13 +20,7 @@ public struct AuditorDaemon {
     /// The blockers `blockers:` names, in order.
     public static func blockers(_ settings: [BlockerSettings]) throws(AuditorError) -> [any Blocker] {
         var blockers: [any Blocker] = []
-        for blocker in settings {
-            switch blocker {
-            case .proxy(let path): blockers.append(ProxyBlocklistBlocker(path: path))
-            case .nftables(let table): blockers.append(try NFTablesBlocker(table: table))
-            case .exec(let command): blockers.append(try ExecBlocker(template: command))
-            }
-        }
+        for blocker in settings { blockers.append(try blocker.makeBlocker()) }
         return blockers
     }
 

@@ -26,7 +26,7 @@ public final class AuditorPipeline {
     public let configuration: AuditorConfiguration
     public let engine: RuleEngine
     public let sources: [any EventSource]
-    let enforcement: Enforcement
+    let enforcement: BlockerSet
     /// Decisions handed to the blockers and not yet ended, by value.
     public private(set) var inForce: [String: Decision] = [:]
     private var blockerFailures: [String: Int] = [:]
@@ -50,7 +50,7 @@ public final class AuditorPipeline {
         self.engine = RuleEngine(rules: Self.capped(rules, maximum: configuration.bans.maximumMilliseconds),
                                  allowlist: configuration.allowlist, simulation: configuration.simulation)
         self.sources = sources
-        self.enforcement = Enforcement(blockers: blockers, logger: logger, clock: now)
+        self.enforcement = BlockerSet(blockers: blockers, logger: logger, clock: now)
         self.ledger = ledger
         self.reports = configuration.reports.map(AlertReportWriter.init(directory:))
         if reports != nil { engine.keepEvidence() }

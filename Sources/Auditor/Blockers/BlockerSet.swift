@@ -1,7 +1,8 @@
 import EventLog
 import Logging
 
-/// Drives every configured blocker: hands each one the decisions it can enforce, in
+/// Drives a set of blockers on its own (`mtauditor decisions`, the ban-rate benchmark; the
+/// daemon drives its blockers through this set): hands each one the decisions it can enforce, in
 /// batches; keeps what failed and retries it with exponential backoff; counts successes
 /// and failures per blocker for the daemon's metrics. It never throws: a blocker that
 /// fails is logged and retried, and detection goes on.
@@ -9,7 +10,7 @@ import Logging
 /// Simulated decisions are never enforced. Call `start(active:)` once with the decisions
 /// in force, `enforce(added:removed:)` for each batch of new and ended decisions, and
 /// `retryDue()` on a timer (every second is plenty; `nextRetry` says when it matters).
-public actor Enforcement {
+public actor BlockerSet {
     /// One blocker's figures.
     public struct BlockerStatus: Sendable, Hashable {
         public var name: String
