@@ -99,6 +99,7 @@ swift-test: build-tests
 
 e2e: venv build
 	MTPROXY_BIN="$$($(SWIFT) build --show-bin-path)/mtproxy" \
+	MTAUDITOR_BIN="$$($(SWIFT) build --show-bin-path)/mtauditor" \
 	    $(VENV)/bin/python -m pytest tests/e2e
 
 # The end-to-end harness against alexbers' mtprotoproxy (PyPI), to check the harness itself.
@@ -111,6 +112,7 @@ test: venv build-tests
 	@status=0; \
 	$(SWIFT) test --skip-build || status=1; \
 	MTPROXY_BIN="$$($(SWIFT) build --show-bin-path)/mtproxy" \
+	MTAUDITOR_BIN="$$($(SWIFT) build --show-bin-path)/mtauditor" \
 	    $(VENV)/bin/python -m pytest tests/e2e || status=1; \
 	if [[ $$status -ne 0 ]]; then echo "make test: FAILED" >&2; fi; \
 	exit $$status

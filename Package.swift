@@ -65,12 +65,12 @@ let package = Package(
             "EventLog", "ConfigFile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",

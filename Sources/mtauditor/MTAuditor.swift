@@ -7,6 +7,6 @@ struct MTAuditor: AsyncParsableCommand {
         commandName: "mtauditor",
         abstract: "Watches mtproxy's events, detects abuse, blocks offenders.",
         version: AuditorLibrary.version,
-        subcommands: [Replay.self, Report.self, Run.self, CheckConfig.self, Decisions.self]
+        subcommands: [Replay.self, Run.self, CheckConfig.self, Decisions.self, Report.self]
     )
 }

@@ -64,8 +64,9 @@ extension MTAuditor {
             let metrics = AuditorMetrics()
             let daemon = AuditorDaemon(configuration: configuration, logger: logger, metrics: metrics)
             let pipeline: AuditorPipeline
+            let store: DecisionStore?
             do {
-                pipeline = try daemon.makePipeline(rules: rules)
+                (pipeline, store) = try await daemon.makePipeline(rules: rules)
             } catch {
                 printError("error: \(error)")
                 throw ExitCode.failure
@@ -78,6 +79,7 @@ extension MTAuditor {
                     try await server.start()
                 } catch {
                     printError("error: metrics.listen: \(listen): cannot bind: \(error)")
+                    await store?.close()
                     throw ExitCode.failure
                 }
                 services.append(.init(service: server))
@@ -92,7 +94,13 @@ extension MTAuditor {
             ])
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            do {
+                try await group.run()
+            } catch {
+                await store?.close()
+                throw error
+            }
+            await store?.close()
         }
     }
 

@@ -34,12 +34,13 @@ import Testing
             state: null
             metrics: { listen: null }
             blockers:
-              - exec: { ban: "/usr/bin/logger ban {value} {seconds}", unban: [/usr/bin/logger, unban, "{value}"] }
+              - exec: { command: "/usr/bin/logger {action} {value} {duration}" }
+              - exec: { command: [/usr/bin/logger, "{action}", "{value}"] }
             """, file: "a.yaml")
         #expect(configuration.state == nil)
         #expect(configuration.metricsListen == nil)
-        #expect(configuration.blockers == [.exec(ban: ["/usr/bin/logger", "ban", "{value}", "{seconds}"],
-                                                 unban: ["/usr/bin/logger", "unban", "{value}"])])
+        #expect(configuration.blockers == [.exec(command: ["/usr/bin/logger", "{action}", "{value}", "{duration}"]),
+                                           .exec(command: ["/usr/bin/logger", "{action}", "{value}"])])
     }
 
     @Test func ipv6MetricsAddress() throws {
@@ -62,8 +63,10 @@ import Testing
         ("sources: [a]\nblockers:\n  - iptables: { chain: x }\n", "a.yaml:3: blockers[0].iptables: unknown blocker"),
         ("sources: [a]\nblockers:\n  - { proxy: { path: /a }, nftables: {} }\n", "a.yaml:3: blockers[0]: each blocker is a mapping with one key"),
         ("sources: [a]\nblockers:\n  - nftables: { table: \"bad name\" }\n", "a.yaml:3: blockers[0].nftables.table: expected a table name"),
-        ("sources: [a]\nblockers:\n  - exec: { ban: \"block {value}\" }\n", "a.yaml:3: blockers[0].exec.ban: the program must be an absolute path"),
-        ("sources: [a]\nblockers:\n  - exec: { ban: [/bin/true] }\n", "a.yaml:3: blockers[0].exec.ban: no argument names {value}"),
+        ("sources: [a]\nblockers:\n  - exec: { command: \"block {value}\" }\n", "a.yaml:3: blockers[0].exec.command: the program must be an absolute path"),
+        ("sources: [a]\nblockers:\n  - exec: { command: [/bin/true] }\n", "a.yaml:3: blockers[0].exec.command: no argument names {value}"),
+        ("sources: [a]\nblockers:\n  - exec: { ban: [/bin/true] }\n", "a.yaml:3: blockers[0].exec.ban: unknown key"),
+        ("sources: [a]\nblockers:\n  - nftables: { table: 1st }\n", "a.yaml:3: blockers[0].nftables.table: expected a table name"),
         ("sources: [a]\nblockers:\n  - proxy: { path: /a }\n  - proxy: { path: /b }\n", "a.yaml:4: blockers[1].proxy: a proxy blocker is listed twice"),
         ("sources: [a]\nmetrics: { listen: \"localhost:3002\" }\n", "a.yaml:2: metrics.listen: expected an IP address and port"),
         ("sources: [a]\nmetrics: { listen: \"::1:3002\" }\n", "a.yaml:2: metrics.listen: expected an IP address and port such as 127.0.0.1:3002 or [::1]:3002 (an IPv6 address in brackets)"),

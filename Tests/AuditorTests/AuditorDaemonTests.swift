@@ -19,28 +19,41 @@ import Testing
     }
 
     /// A blocker that records what it holds; it can be told to fail.
-    final class RecordingBlocker: @unchecked Sendable {
-        private let lock = Mutex(())
-        private var held: Set<String> = []
-        private var failuresLeft = 0
-        private(set) var calls = 0
+    final class RecordingBlocker: Blocker {
+        private struct State {
+            var held: Set<String> = []
+            var failuresLeft = 0
+            var calls = 0
+        }
+        let name = "recording"
+        private let state = Mutex(State())
 
-        func failNext(_ count: Int) { lock.withLock { _ in failuresLeft = count } }
-        var values: Set<String> { lock.withLock { _ in held } }
+        func failNext(_ count: Int) { state.withLock { $0.failuresLeft = count } }
+        var values: Set<String> { state.withLock { $0.held } }
+        var calls: Int { state.withLock { $0.calls } }
 
-        var target: EnforcementTarget {
-            EnforcementTarget(name: "recording", ban: { decisions in
-                try self.lock.withLock { _ in
-                    self.calls += 1
-                    if self.failuresLeft > 0 {
-                        self.failuresLeft -= 1
-                        throw TestFailure("refused")
-                    }
-                    for decision in decisions { self.held.insert(decision.value) }
+        func synchronize(active: [Decision], now: Int64) async throws(AuditorError) {
+            try change { $0.held = Set(active.map(\.value)) }
+        }
+
+        func apply(added: [Decision], removed: [Decision], now: Int64) async throws(AuditorError) {
+            try change { state in
+                for decision in removed { state.held.remove(decision.value) }
+                for decision in added { state.held.insert(decision.value) }
+            }
+        }
+
+        private func change(_ body: (inout State) -> Void) throws(AuditorError) {
+            let refused = state.withLock { state -> Bool in
+                state.calls += 1
+                if state.failuresLeft > 0 {
+                    state.failuresLeft -= 1
+                    return true
                 }
-            }, unban: { decisions in
-                self.lock.withLock { _ in for decision in decisions { self.held.remove(decision.value) } }
-            })
+                body(&state)
+                return false
+            }
+            if refused { throw AuditorError.blocker(name: name, message: "refused") }
         }
     }
 
@@ -82,10 +95,14 @@ import Testing
     }
 
     func pipeline(_ configuration: AuditorConfiguration, blocker: RecordingBlocker,
-                  positions: any TailPositionStore = MemoryTailPositionStore(), metrics: AuditorMetrics = AuditorMetrics()) throws -> AuditorPipeline {
-        AuditorPipeline(configuration: configuration, rules: try RuleDirectory.load(path: rules),
-                        sources: [EventTail(path: events, store: positions)], targets: [blocker.target],
-                        metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: clock.now)
+                  positions: any TailPositionStore = MemoryTailPositionStore(), ledger: (any DecisionLedger)? = nil,
+                  metrics: AuditorMetrics = AuditorMetrics()) async throws -> AuditorPipeline {
+        let clock = self.clock
+        let pipeline = AuditorPipeline(configuration: configuration, rules: try RuleDirectory.load(path: rules),
+                                       sources: [EventTail(path: events, store: positions)], blockers: [blocker], ledger: ledger,
+                                       metrics: metrics, logger: quiet, now: { clock.now() })
+        try await pipeline.start()
+        return pipeline
     }
 
     static func line(_ ip: String, at time: Int64, action: String = "handshake.failed", session: Int = 0) -> String {
@@ -107,7 +124,7 @@ import Testing
         defer { cleanUp() }
         let blocker = RecordingBlocker()
         let metrics = AuditorMetrics()
-        let pipeline = try pipeline(configuration(), blocker: blocker, metrics: metrics)
+        let pipeline = try await pipeline(configuration(), blocker: blocker, metrics: metrics)
         try append(failures("203.0.113.7", count: 4) + failures("198.51.100.1", count: 2))
         await pipeline.step()
         #expect(blocker.values.isEmpty)
@@ -130,27 +147,43 @@ import Testing
         #expect(String(decoding: metrics.exposition(), as: UTF8.self).contains("mtauditor_active_bans 0"))
     }
 
+    @Test func everyAlertWritesItsReport() async throws {
+        defer { cleanUp() }
+        var settings = configuration()
+        settings.reports = directory + "/reports"
+        let pipeline = try await pipeline(settings, blocker: RecordingBlocker())
+        try append(failures("203.0.113.7", count: 5) + failures("198.51.100.1", count: 5))
+        await pipeline.step()
+        let files = try TestFiles.contents(of: directory + "/reports")
+        #expect(files.filter { $0.hasSuffix(".json") }.count == 2)
+        #expect(files.filter { $0.hasSuffix(".md") }.count == 2)
+        let html = try #require(files.first { $0.hasSuffix(".html") })
+        let page = try String(contentsOfFile: directory + "/reports/" + html, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("failures"))
+        #expect(pipeline.counts.reports == 2)
+    }
+
     @Test func allowlistedAndSimulatedDecisionsReachNoBlocker() async throws {
         defer { cleanUp() }
         let allowed = RecordingBlocker()
-        let allowlisted = try pipeline(configuration(allowlist: ["203.0.113.0/24"]), blocker: allowed)
+        let allowlisted = try await pipeline(configuration(allowlist: ["203.0.113.0/24"]), blocker: allowed)
         try append(failures("203.0.113.7", count: 6))
         await allowlisted.step()
         #expect(allowlisted.counts.alerts == 1 && allowlisted.counts.decisions == 0)
-        #expect(allowed.calls == 0)
+        #expect(allowed.calls == 1 && allowed.values.isEmpty)  // the start's synchronization only
 
         let simulated = RecordingBlocker()
-        let simulation = try pipeline(configuration(simulation: true), blocker: simulated)
+        let simulation = try await pipeline(configuration(simulation: true), blocker: simulated)
         await simulation.step()
         #expect(simulation.counts.decisions == 1)
-        #expect(simulated.calls == 0 && simulation.inForce.isEmpty)
+        #expect(simulated.calls == 1 && simulated.values.isEmpty && simulation.inForce.isEmpty)
     }
 
     @Test func malformedLinesAreCountedAndSkipped() async throws {
         defer { cleanUp() }
         let blocker = RecordingBlocker()
         let metrics = AuditorMetrics()
-        let pipeline = try pipeline(configuration(), blocker: blocker, metrics: metrics)
+        let pipeline = try await pipeline(configuration(), blocker: blocker, metrics: metrics)
         try append(failures("203.0.113.7", count: 2) + "not json\n{\"event.action\":1}\n" + failures("203.0.113.7", count: 3, from: 2))
         await pipeline.step()
         #expect(pipeline.counts.malformed == 2)
@@ -162,18 +195,19 @@ import Testing
     @Test func aFailingBlockerIsRetriedAndDetectionGoesOn() async throws {
         defer { cleanUp() }
         let blocker = RecordingBlocker()
-        blocker.failNext(2)
         let metrics = AuditorMetrics()
-        let pipeline = try pipeline(configuration(), blocker: blocker, metrics: metrics)
+        let pipeline = try await pipeline(configuration(), blocker: blocker, metrics: metrics)
+        blocker.failNext(2)
         try append(failures("203.0.113.7", count: 5))
         await pipeline.step()
         #expect(blocker.values.isEmpty)
         try append(failures("198.51.100.9", count: 5))
         await pipeline.step()
         #expect(pipeline.counts.decisions == 2)
-        #expect(blocker.calls == 1)
-        for _ in 0..<2 {
-            clock.advance(Enforcement.longestRetryPause)
+        #expect(blocker.calls == 2)
+        // Retries back off: 1 s, then 2 s.
+        for failures in 1...2 {
+            clock.advance(BlockerSet.firstRetryDelay << Int64(failures - 1))
             await pipeline.step()
         }
         #expect(blocker.values == ["203.0.113.7", "198.51.100.9"])
@@ -184,7 +218,7 @@ import Testing
         defer { cleanUp() }
         let positions = MemoryTailPositionStore()
         try append((0..<30).map { Self.line("192.0.2.\($0 % 3)", at: clock.now(), action: "connection.accepted", session: $0) }.joined())
-        let first = try pipeline(configuration(), blocker: RecordingBlocker(), positions: positions)
+        let first = try await pipeline(configuration(), blocker: RecordingBlocker(), positions: positions)
         await first.step()
         // An event still being written when the daemon stops: half a line.
         let next = Self.line("192.0.2.9", at: clock.now(), action: "connection.accepted", session: 30)
@@ -194,7 +228,7 @@ import Testing
         #expect(first.counts.events == 30)
 
         try append(String(next.dropFirst(25)) + (31..<50).map { Self.line("192.0.2.1", at: clock.now(), action: "connection.accepted", session: $0) }.joined())
-        let second = try pipeline(configuration(), blocker: RecordingBlocker(), positions: positions)
+        let second = try await pipeline(configuration(), blocker: RecordingBlocker(), positions: positions)
         await second.step()
         #expect(second.counts.events == 20)
         #expect(first.counts.events + second.counts.events == 50)
@@ -202,7 +236,7 @@ import Testing
 
     @Test func rotationDuringTheRunLosesNothing() async throws {
         defer { cleanUp() }
-        let pipeline = try pipeline(configuration(), blocker: RecordingBlocker())
+        let pipeline = try await pipeline(configuration(), blocker: RecordingBlocker())
         var written = 0
         func write(_ count: Int) throws {
             try append((0..<count).map { Self.line("192.0.2.1", at: clock.now(), action: "connection.accepted", session: written + $0) }.joined())
@@ -235,7 +269,7 @@ import Testing
         defer { cleanUp() }
         let blocker = RecordingBlocker()
         let metrics = AuditorMetrics()
-        let pipeline = try pipeline(configuration(), blocker: blocker, metrics: metrics)
+        let pipeline = try await pipeline(configuration(), blocker: blocker, metrics: metrics)
         try "name: broken\nkind: threshold\nwindow: 1m\ncount: many\n".write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
         #expect(pipeline.reloadRules() == false)
         #expect(pipeline.engine.rules.map(\.name) == ["failures"])
@@ -253,6 +287,62 @@ import Testing
         #expect(blocker.values == ["203.0.113.7", "198.51.100.9"])
     }
 
+    func blocklist(_ path: String) -> Set<String> {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") })
+    }
+
+    @Test func stateStoreCarriesBansAndPositionsAcrossARestartAndFollowsTheOperator() async throws {
+        defer { cleanUp() }
+        let state = directory + "/auditor.sqlite"
+        let path = directory + "/blocklist.txt"
+        let clock = self.clock
+        func pipeline(_ store: DecisionStore) async throws -> AuditorPipeline {
+            let pipeline = AuditorPipeline(configuration: configuration(), rules: try RuleDirectory.load(path: rules),
+                                           sources: [EventTail(path: events, store: store)],
+                                           blockers: [ProxyBlocklistBlocker(path: path)], ledger: store,
+                                           metrics: AuditorMetrics(), logger: quiet, now: { clock.now() })
+            try await pipeline.start()
+            return pipeline
+        }
+        let first = try await DecisionStore.open(path: state, logger: quiet)
+        let before = try await pipeline(first)
+        try append(failures("203.0.113.7", count: 5))
+        await before.step()
+        await before.finish()
+        #expect(blocklist(path) == ["203.0.113.7"])
+        await first.close()
+
+        // A fresh blocklist file, as after a reboot: the restart puts the ban back.
+        try FileManager.default.removeItem(atPath: path)
+        let second = try await DecisionStore.open(path: state, logger: quiet)
+        let after = try await pipeline(second)
+        #expect(blocklist(path) == ["203.0.113.7"])
+        await after.step()
+        #expect(after.counts.events == 0)
+        // Escalation survives the restart: the second ban of the value is twice as long.
+        clock.advance(10 * 60_000)
+        await after.step()
+        #expect(blocklist(path).isEmpty)
+        try append(failures("203.0.113.7", count: 5, from: 5))
+        await after.step()
+        let repeated = try #require(after.inForce["203.0.113.7"])
+        #expect(repeated.repeatCount == 2 && repeated.until - repeated.created == 20 * 60_000)
+
+        // What `mtauditor decisions add|delete` does to the store reaches the blockers.
+        _ = try await second.banManually("198.51.100.0/24", durationMilliseconds: 3_600_000, reason: "operator",
+                                         allowlist: [], at: clock.now())
+        clock.advance(20)
+        await after.step()
+        #expect(blocklist(path) == ["203.0.113.7", "198.51.100.0/24"])
+        _ = try await second.lift("203.0.113.7", at: clock.now())
+        clock.advance(20)
+        await after.step()
+        #expect(blocklist(path) == ["198.51.100.0/24"])
+        await after.finish()
+        await second.close()
+    }
+
     @Test func serviceReloadsOnTriggerAndDrainsOnShutdown() async throws {
         defer { cleanUp() }
         let blocker = RecordingBlocker()
@@ -260,10 +350,11 @@ import Testing
         var settings = configuration()
         settings.pollIntervalMilliseconds = 5
         let pipeline = AuditorPipeline(configuration: settings, rules: try RuleDirectory.load(path: rules),
-                                       sources: [EventTail(path: events, store: positions)], targets: [blocker.target],
-                                       metrics: AuditorMetrics(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: Event.nowMilliseconds)
+                                       sources: [EventTail(path: events, store: positions)], blockers: [blocker],
+                                       metrics: AuditorMetrics(), logger: quiet, now: Event.nowMilliseconds)
+        try await pipeline.start()
         let (triggers, reload) = AsyncStream<Void>.makeStream()
-        let service = AuditorService(pipeline: pipeline, reloadTriggers: triggers, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let service = AuditorService(pipeline: pipeline, reloadTriggers: triggers, logger: quiet)
         let now = Event.nowMilliseconds()
         try await testGracefulShutdown { shutdown in
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -286,6 +377,8 @@ import Testing
         #expect(positions.position(of: events)?.offset == Int64(size))
     }
 }
+
+let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// Positions shared between the test and the service's task.
 final class SharedPositionStore: TailPositionStore, Sendable {

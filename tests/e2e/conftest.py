@@ -4,12 +4,14 @@ import secrets
 
 import pytest
 
+from harness import auditor as auditor_harness
 from harness.client import use_openssl_aes
 from harness.fake_dc import FakeDC
 from harness.proxy import MTProxy, ReferenceProxy, binary_supports_run, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MTPROXY_BIN = os.environ.get("MTPROXY_BIN") or str(ROOT / ".build" / "debug" / "mtproxy")
+MTAUDITOR_BIN = os.environ.get("MTAUDITOR_BIN") or str(ROOT / ".build" / "debug" / "mtauditor")
 # "mtproxy" (the default) or "alexbers": the reference proxy, to check the harness itself.
 PROXY_UNDER_TEST = os.environ.get("E2E_PROXY", "mtproxy")
 
@@ -111,3 +113,34 @@ def start_proxy(request, tmp_path, fake_dc, mtproxy_binary):
             print(f"--- {type(proxy).__name__} output ---\n{proxy.output()[-4000:] if hasattr(proxy, 'output') else ''}")
             for event in (proxy.events() if hasattr(proxy, "events") else [])[-40:]:
                 print(event)
+
+
+@pytest.fixture(scope="session")
+def mtauditor_binary():
+    if not auditor_harness.binary_supports_run(MTAUDITOR_BIN):
+        pytest.fail(f"no `mtauditor run` in {MTAUDITOR_BIN}: build it first (`make build`)", pytrace=False)
+    return MTAUDITOR_BIN
+
+
+@pytest.fixture
+def start_auditor(request, tmp_path, mtauditor_binary):
+    """start_auditor(sources, rules=ROOT/rules, blocklist=None, **top-level overrides) -> a running
+    auditor, stopped at teardown."""
+    started = []
+
+    def start(sources, rules=str(ROOT / "rules"), blocklist=None, **overrides):
+        workdir = tmp_path / f"auditor{len(started)}"
+        workdir.mkdir()
+        config = auditor_harness.MTAuditor.default_config(str(workdir), sources, rules, blocklist)
+        config.update(overrides)
+        auditor = auditor_harness.MTAuditor(mtauditor_binary, str(workdir), config)
+        started.append(auditor)
+        return auditor.start()
+
+    yield start
+    for auditor in started:
+        auditor.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for auditor in started:
+            print(f"--- mtauditor output ---\n{auditor.output()[-4000:]}")

@@ -2,7 +2,7 @@ import EventLog
 import Logging
 
 /// Drives a set of blockers on its own (`mtauditor decisions`, the ban-rate benchmark; the
-/// daemon drives its blockers through `EnforcementTarget`): hands each one the decisions it can enforce, in
+/// daemon drives its blockers through this set): hands each one the decisions it can enforce, in
 /// batches; keeps what failed and retries it with exponential backoff; counts successes
 /// and failures per blocker for the daemon's metrics. It never throws: a blocker that
 /// fails is logged and retried, and detection goes on.

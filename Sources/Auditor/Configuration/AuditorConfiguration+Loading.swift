@@ -126,16 +126,15 @@ extension AuditorConfiguration {
             case "nftables":
                 let settings = try pair.value.mapping(keys: ["table"])
                 let table = try settings.optional("table") { v throws(ConfigError) in
-                    try v.string(expected: "a table name of 1 to 64 letters, digits, '_' or '-'") { text in
+                    try v.string(expected: "a table name of 1 to 64 letters, digits or '_', starting with a letter") { text in
                         (1...64).contains(text.utf8.count) && text.utf8.allSatisfy(isTableNameByte)
+                            && text.utf8.first.map { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) && $0 != UInt8(ascii: "_") } == true
                     }
                 }
                 blocker = .nftables(table: table ?? "mtshield")
             case "exec":
-                let settings = try pair.value.mapping(keys: ["ban", "unban"])
-                let ban = try command(settings.required("ban"))
-                let unban = try settings.optional("unban") { v throws(ConfigError) in try command(v) }
-                blocker = .exec(ban: ban, unban: unban)
+                let settings = try pair.value.mapping(keys: ["command"])
+                blocker = .exec(command: try command(settings.required("command")))
             default:
                 var message = "unknown blocker"
                 if let near = ConfigText.nearest(to: pair.key, among: blockerKinds) { message += " (did you mean \(near)?)" }
@@ -152,7 +151,7 @@ extension AuditorConfiguration {
     private static func isTableNameByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"):
             true
         default:
             false
@@ -171,7 +170,10 @@ extension AuditorConfiguration {
         guard program.hasPrefix("/") else {
             throw value.error("the program must be an absolute path (no shell or PATH lookup), found \(ConfigText.quoted(program))")
         }
-        guard arguments.contains(where: { $0.contains("{value}") }) else {
+        guard !program.contains("{") else {
+            throw value.error("the program cannot be a placeholder; put {action}, {value}, {scope}, {duration} in its arguments")
+        }
+        guard arguments.dropFirst().contains(where: { $0.contains("{value}") }) else {
             throw value.error("no argument names {value}, the address, network or ip_hash to act on")
         }
         return arguments

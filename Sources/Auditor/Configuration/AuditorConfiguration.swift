@@ -59,9 +59,10 @@ public enum BlockerSettings: Sendable, Hashable {
     case proxy(path: String)
     /// A table the project owns, with IPv4 and IPv6 sets whose elements time out.
     case nftables(table: String)
-    /// A command run for each ban and each lift; `{value}`, `{scope}`, `{seconds}`,
-    /// `{rule}` in an argument are replaced. No shell is involved.
-    case exec(ban: [String], unban: [String]?)
+    /// A command run for each ban and each lift (`ExecBlocker`): `{action}` (add, delete),
+    /// `{value}`, `{scope}` and `{duration}` (seconds left) in an argument are replaced.
+    /// No shell is involved.
+    case exec(command: [String])
 
     public var name: String {
         switch self {

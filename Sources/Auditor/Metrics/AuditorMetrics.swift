@@ -11,6 +11,7 @@ public final class AuditorMetrics: Sendable {
     let activeBans: Gauge
     let decisions: Counter
     let stateFailures: Counter
+    let reportFailures: Counter
     let ruleReloads: Counter
     let ruleReloadFailures: Counter
     private let alertsByRule = Mutex<[String: Counter]>([:])
@@ -35,6 +36,8 @@ public final class AuditorMetrics: Sendable {
         decisions = registry.makeCounter(descriptor: Self.name("decisions", unit: "total", help: "Decisions made by rules."))
         stateFailures = registry.makeCounter(descriptor: Self.name("state_failures", unit: "total",
                                                                    help: "Writes to the state store that failed."))
+        reportFailures = registry.makeCounter(descriptor: Self.name("report_failures", unit: "total",
+                                                                    help: "Alert reports that could not be written."))
         ruleReloads = registry.makeCounter(descriptor: Self.name("rule_reloads", unit: "total", help: "Rule reloads put in force."))
         ruleReloadFailures = registry.makeCounter(descriptor: Self.name("rule_reload_failures", unit: "total",
                                                                         help: "Rule reloads refused; the previous rules stayed."))
@@ -44,8 +47,8 @@ public final class AuditorMetrics: Sendable {
         counter(rule, in: alertsByRule, label: "rule", descriptor: Self.alerts).increment()
     }
 
-    func blockerFailure(blocker: String) {
-        counter(blocker, in: failuresByBlocker, label: "blocker", descriptor: Self.blockerFailures).increment()
+    func blockerFailures(blocker: String, count: Int) {
+        counter(blocker, in: failuresByBlocker, label: "blocker", descriptor: Self.blockerFailures).increment(by: Int64(count))
     }
 
     /// Creates the per-blocker series at zero so that they show before the first failure.
