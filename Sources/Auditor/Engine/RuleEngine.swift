@@ -71,6 +71,12 @@ public final class RuleEngine {
 
     public var rules: [Rule] { active.map(\.rule) }
 
+    /// Swaps in a decision book: the one restored from the state store at start, or one
+    /// with an operator's manual bans and unbans taken in.
+    public func restore(_ book: DecisionBook) {
+        self.book = book
+    }
+
     /// Swaps in a new rule set (a reload). A rule whose definition did not change keeps
     /// its counters; decisions and ban histories are kept whatever changed.
     public func replaceRules(_ rules: [Rule]) {
