@@ -52,6 +52,8 @@ public struct DecisionBook: Sendable {
     /// True when a ban on `value` would touch an allowlisted address: the address is
     /// inside an allowlisted network, or the network overlaps one.
     public func isAllowlisted(_ value: String) -> Bool {
+        // Most deployments have none: skip parsing the value on every ban.
+        if allowlist.isEmpty { return false }
         if let address = IPAddress(value) {
             return allowlist.contains { $0.contains(address) }
         }
