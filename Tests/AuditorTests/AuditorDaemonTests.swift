@@ -387,8 +387,9 @@ final class SharedPositionStore: TailPositionStore, Sendable {
     func save(_ position: TailPosition) { positions.withLock { $0[position.path] = position } }
 }
 
-/// Polls `condition` until it holds, for at most `seconds`.
-func eventually(seconds: Double = 20, _ condition: () throws -> Bool) async throws {
+/// Polls `condition` until it holds, for at most `seconds`: generous, because in the full
+/// suite on two cores the service shares the cooperative pool with tests that block it.
+func eventually(seconds: Double = 120, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try condition() { return }
