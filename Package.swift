@@ -62,6 +62,11 @@ let package = Package(
             "EventLog", "ConfigFile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
@@ -79,9 +84,11 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtauditor", dependencies: [
-            "Auditor",
+            "Auditor", "ConfigFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtforensics", dependencies: [
             "Forensics", "ConfigFile",
@@ -100,7 +107,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuditorTests", dependencies: ["Auditor", "EventLog", "ConfigFile"], resources: [.copy("Scenarios"), .copy("Fixtures")]),
+        .testTarget(name: "AuditorTests", dependencies: [
+            "Auditor", "EventLog", "ConfigFile",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
     ],
     swiftLanguageModes: [.v6]

@@ -33,6 +33,16 @@ extension Event {
         self = try scanner.decodeEvent()
     }
 
+    /// Decodes one line keeping only `fields` (with `@timestamp` and `event.action`):
+    /// every other field is checked exactly as `init(jsonLine:lineNumber:)` checks it, so
+    /// the same lines are accepted and rejected, but no `String` is made for it. For a
+    /// reader that knows what its rules look at, such as `mtauditor replay`.
+    public init(jsonLine line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0, keeping fields: EventFieldSet) throws(EventDecodingError) {
+        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
+        scanner.kept = fields
+        self = try scanner.decodeEvent()
+    }
+
     public init(jsonLine line: some StringProtocol, lineNumber: Int = 0) throws(EventDecodingError) {
         var text = String(line)
         let result = text.withUTF8 { bytes -> Result<Event, EventDecodingError> in
@@ -55,6 +65,31 @@ extension Event {
         }
         self = try result.get()
     }
+}
+
+/// The optional fields of an `Event` a reader keeps (`Event(jsonLine:lineNumber:keeping:)`).
+public struct EventFieldSet: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let outcome = Self(rawValue: 1 << 0)
+    public static let reason = Self(rawValue: 1 << 1)
+    public static let sourceIP = Self(rawValue: 1 << 2)
+    public static let sourcePort = Self(rawValue: 1 << 3)
+    public static let sourceIPHash = Self(rawValue: 1 << 4)
+    public static let sourcePrefix = Self(rawValue: 1 << 5)
+    public static let sessionID = Self(rawValue: 1 << 6)
+    public static let instance = Self(rawValue: 1 << 7)
+    public static let listener = Self(rawValue: 1 << 8)
+    public static let transport = Self(rawValue: 1 << 9)
+    public static let secretName = Self(rawValue: 1 << 10)
+    public static let dc = Self(rawValue: 1 << 11)
+    public static let bytesIn = Self(rawValue: 1 << 12)
+    public static let bytesOut = Self(rawValue: 1 << 13)
+    public static let duration = Self(rawValue: 1 << 14)
+    public static let message = Self(rawValue: 1 << 15)
+    public static let labels = Self(rawValue: 1 << 16)
+    public static let all = Self(rawValue: (1 << 17) - 1)
 }
 
 /// The keys the schema knows; everything else is skipped (or kept, for `labels.*`).
@@ -105,6 +140,7 @@ private struct EventLineScanner {
     var bytes: UnsafeBufferPointer<UInt8>
     let lineNumber: Int
     var index = 0
+    var kept: EventFieldSet = .all
 
     init(bytes: UnsafeBufferPointer<UInt8>, lineNumber: Int) {
         self.bytes = bytes
@@ -222,7 +258,7 @@ private struct EventLineScanner {
             try skipValue(field: key.text)
             return
         case .label(let name):
-            if let text = try scanScalarAsText(field: key.text) { event.labels[name] = text }
+            if let text = try scanScalarAsText(field: key.text), kept.contains(.labels) { event.labels[name] = text }
             return
         case .known(let known):
             field = known
@@ -240,42 +276,46 @@ private struct EventLineScanner {
             event.timestampMilliseconds = try parseTimestamp(UnsafeBufferPointer(rebasing: bytes[start..<end]))
             sawTimestamp = true
         case .action:
-            let text = try scanString(field: field)
-            guard !text.isEmpty else { throw failure(field.name, "must not be empty") }
-            event.action = EventAction(rawValue: text)
+            event.action = try scanAction()
             sawAction = true
         case .outcome:
             let text = try scanString(field: field)
             guard let outcome = EventOutcome(rawValue: text) else {
                 throw failure(field.name, "\"\(Self.printable(text))\" is not one of success, failure")
             }
-            event.outcome = outcome
+            if kept.contains(.outcome) { event.outcome = outcome }
         case .transport:
             let text = try scanString(field: field)
             guard let transport = ProxyTransport(rawValue: text) else {
                 throw failure(field.name, "\"\(Self.printable(text))\" is not one of classic, secure, faketls")
             }
-            event.transport = transport
-        case .reason: event.reason = try scanString(field: field)
-        case .sourceIP: event.sourceIP = try scanString(field: field)
-        case .sourceIPHash: event.sourceIPHash = try scanString(field: field)
-        case .sourcePrefix: event.sourcePrefix = try scanString(field: field)
-        case .sessionID: event.sessionID = try scanString(field: field)
-        case .instance: event.instance = try scanString(field: field)
-        case .listener: event.listener = try scanString(field: field)
-        case .secretName: event.secretName = try scanString(field: field)
-        case .message: event.message = try scanString(field: field)
+            if kept.contains(.transport) { event.transport = transport }
+        case .reason: event.reason = try scanString(field: field, keep: .reason)
+        case .sourceIP: event.sourceIP = try scanString(field: field, keep: .sourceIP)
+        case .sourceIPHash: event.sourceIPHash = try scanString(field: field, keep: .sourceIPHash)
+        case .sourcePrefix: event.sourcePrefix = try scanString(field: field, keep: .sourcePrefix)
+        case .sessionID: event.sessionID = try scanString(field: field, keep: .sessionID)
+        case .instance: event.instance = try scanString(field: field, keep: .instance)
+        case .listener: event.listener = try scanString(field: field, keep: .listener)
+        case .secretName: event.secretName = try scanString(field: field, keep: .secretName)
+        case .message: event.message = try scanString(field: field, keep: .message)
         case .sourcePort:
             let port = try scanInteger(field: field)
             guard (0...65535).contains(port) else { throw failure(field.name, "\(port) is not a port (0...65535)") }
-            event.sourcePort = Int(port)
+            if kept.contains(.sourcePort) { event.sourcePort = Int(port) }
         case .dc:
             let dc = try scanInteger(field: field)
             guard (-1000...1000).contains(dc) else { throw failure(field.name, "\(dc) is not a DC index") }
-            event.dc = Int(dc)
-        case .bytesIn: event.bytesIn = try scanCount(field: field)
-        case .bytesOut: event.bytesOut = try scanCount(field: field)
-        case .duration: event.durationMilliseconds = try scanCount(field: field)
+            if kept.contains(.dc) { event.dc = Int(dc) }
+        case .bytesIn:
+            let count = try scanCount(field: field)
+            if kept.contains(.bytesIn) { event.bytesIn = count }
+        case .bytesOut:
+            let count = try scanCount(field: field)
+            if kept.contains(.bytesOut) { event.bytesOut = count }
+        case .duration:
+            let count = try scanCount(field: field)
+            if kept.contains(.duration) { event.durationMilliseconds = count }
         case .schemaVersion:
             let version = try scanInteger(field: field)
             guard version >= 1 else { throw failure(field.name, "\(version) is not a schema version") }
@@ -310,6 +350,51 @@ private struct EventLineScanner {
         index += 4
         return true
     }
+
+    /// A string field, checked in full; made into a `String` only when `keep` is kept.
+    private mutating func scanString(field: EventKey, keep: EventFieldSet) throws(EventDecodingError) -> String? {
+        if kept.contains(keep) { return try scanString(field: field) }
+        guard index < bytes.count, bytes[index] == Self.quote else {
+            throw failure(field.name, "must be a string")
+        }
+        let start = index + 1
+        if let end = plainStringEnd(from: start) {
+            index = end + 1
+            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            for byte in raw where byte >= 0x80 {
+                guard String(validating: raw, as: UTF8.self) != nil else { throw failure(field.name, "is not valid UTF-8") }
+                break
+            }
+            return nil
+        }
+        _ = try scanEscapedString(field: field.name)
+        return nil
+    }
+
+    /// `event.action`, as one of the vocabulary's constants when it is one: no string is
+    /// made for the value nearly every line carries.
+    private mutating func scanAction() throws(EventDecodingError) -> EventAction {
+        let field = EventKey.action
+        let start = index + 1
+        if index < bytes.count, bytes[index] == Self.quote, let end = plainStringEnd(from: start) {
+            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            for known in Self.knownActions where known.rawValue.utf8.count == raw.count {
+                if known.rawValue.utf8.elementsEqual(raw) {
+                    index = end + 1
+                    return known
+                }
+            }
+        }
+        let text = try scanString(field: field)
+        guard !text.isEmpty else { throw failure(field.name, "must not be empty") }
+        return EventAction(rawValue: text)
+    }
+
+    private static let knownActions: [EventAction] = [
+        .handshakeFailed, .connectionAccepted, .handshakeSucceeded, .sessionClosed, .connectionRejected,
+        .probeForwarded, .upstreamFailed, .eventsDropped, .proxyStarted, .proxyStopped, .configReloaded,
+        .configRejected, .blocklistReloaded, .secretRotated,
+    ]
 
     private mutating func scanString(field: EventKey) throws(EventDecodingError) -> String {
         guard index < bytes.count, bytes[index] == Self.quote else {

@@ -22,6 +22,11 @@ public enum ForensicsError: Error, Sendable, Equatable, CustomStringConvertible 
     case unsafePath(String)
     /// The compressor or decompressor library reported an error.
     case codec(String)
+    /// An incident journal that cannot be read or extended, with the line when known.
+    case journal(path: String, line: Int?, reason: String)
+    /// A runbook step or resume that must not happen (a destructive step before any
+    /// snapshot, a runbook changed since the incident started, a step out of order).
+    case refused(String)
 
     public var description: String {
         switch self {
@@ -42,6 +47,10 @@ public enum ForensicsError: Error, Sendable, Equatable, CustomStringConvertible 
             return "refusing unsafe archive path \(String(reflecting: path))"
         case .codec(let message):
             return message
+        case .journal(let path, let line, let reason):
+            return line.map { "\(path):\($0): \(reason)" } ?? "\(path): \(reason)"
+        case .refused(let message):
+            return "refused: " + message
         }
     }
 

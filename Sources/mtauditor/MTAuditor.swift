@@ -7,6 +7,6 @@ struct MTAuditor: ParsableCommand {
         commandName: "mtauditor",
         abstract: "Watches mtproxy's events, detects abuse, blocks offenders.",
         version: AuditorLibrary.version,
-        subcommands: [Replay.self, Run.self]
+        subcommands: [Replay.self, Report.self, Run.self, CheckConfig.self]
     )
 }

@@ -28,6 +28,9 @@ extension MTAuditor {
         @Option(name: .customLong("allowlist"), help: "An address or network never decided against (repeatable).")
         var allowlist: [String] = []
 
+        @Option(help: "Also write a report (JSON, Markdown, HTML) for every alert into this directory.")
+        var reports: String?
+
         @Argument(help: "Event files (JSON Lines); `-` for standard input.")
         var files: [String]
 
@@ -49,7 +52,7 @@ extension MTAuditor {
             var output = OutputBuffer()
             let summary: Auditor.Replay.Summary
             do {
-                summary = try Auditor.Replay(engine: engine).run(paths: files, output: { output.write($0) }, malformed: { error in
+                summary = try Auditor.Replay(engine: engine, reports: reports.map(AlertReportWriter.init(directory:))).run(paths: files, output: { output.write($0) }, malformed: { error in
                     output.flush()
                     printError(error.description)
                 })
@@ -60,7 +63,8 @@ extension MTAuditor {
             }
             output.flush()
             printError("replayed \(summary.events) events with \(loadedRules.count) rules: \(summary.alerts) alerts, "
-                       + "\(summary.decisions) decisions, \(summary.malformed) malformed lines skipped")
+                       + "\(summary.decisions) decisions, \(summary.malformed) malformed lines skipped"
+                       + (reports.map { ", \(summary.reports) reports written to \($0)" } ?? ""))
         }
     }
 }

@@ -213,8 +213,6 @@ import MTCrypto
         #expect(try run([binary, "verify", deployment.directory.file("nonexistent.tar.lz4")]).status == 1)
         let noInput = try run([binary, "timeline"])
         #expect(noInput.status != 0 && noInput.error.contains("--archive"))
-        let runbook = try run([binary, "runbook"])
-        #expect(runbook.status != 0 && runbook.error.contains("not implemented"))
         let badFlag = try run([binary, "snapshot", "--since", "yesterday"])
         #expect(badFlag.status != 0 && badFlag.error.contains("--since"))
     }

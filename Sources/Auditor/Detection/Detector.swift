@@ -12,6 +12,12 @@ public struct Overflow: Sendable, Hashable {
     public var count: Int
     public var first: Int64
     public var last: Int64
+
+    public init(count: Int, first: Int64, last: Int64) {
+        self.count = count
+        self.first = first
+        self.last = last
+    }
 }
 
 /// Per-group state of one rule, driven only by event timestamps (milliseconds), so that

@@ -19,13 +19,20 @@ final class RateBaseline {
         var mean: Double
         var sigma: Double
         var limit: Double
+        /// The raw values of the closed intervals before this one, oldest first.
+        var recent: [Double]
     }
+
+    /// How many closed intervals are kept raw, for a report's chart.
+    static let recentCapacity = 120
 
     let parameters: AnomalyParameters
     private var interval: Int64?
     private var count = 0
     private var values: Set<String> = []
     private var history: Deque<Double> = []
+    /// The last closed intervals as observed (not clamped), bounded by `recentCapacity`.
+    private var recent: Deque<Double> = []
     private var limit: (value: Double, mean: Double, sigma: Double)?
     private var alerted = false
 
@@ -52,7 +59,7 @@ final class RateBaseline {
         guard !alerted, let limit, observed > limit.value, let interval else { return (observed, nil) }
         alerted = true
         return (observed, Alert(intervalStart: interval * parameters.intervalMilliseconds, observed: observed,
-                                mean: limit.mean, sigma: limit.sigma, limit: limit.value))
+                                mean: limit.mean, sigma: limit.sigma, limit: limit.value, recent: Array(recent)))
     }
 
     /// Closes every interval that ends at or before `time`, empty ones counting as zero.
@@ -73,6 +80,8 @@ final class RateBaseline {
     }
 
     private func close(_ observed: Double) {
+        recent.append(observed)
+        if recent.count > min(parameters.history, Self.recentCapacity) { recent.removeFirst() }
         history.append(min(observed, limit?.value ?? observed))
         if history.count > parameters.history { history.removeFirst() }
         guard history.count >= parameters.warmup else {

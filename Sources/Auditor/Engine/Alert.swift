@@ -12,11 +12,27 @@ public struct Alert: Sendable, Hashable {
     public var anomaly: AnomalyFigures?
     /// The rule's description.
     public var message: String
+
+    public init(rule: String, kind: String, time: Int64, group: [GroupValue], overflow: Overflow?,
+                anomaly: AnomalyFigures?, message: String) {
+        self.rule = rule
+        self.kind = kind
+        self.time = time
+        self.group = group
+        self.overflow = overflow
+        self.anomaly = anomaly
+        self.message = message
+    }
 }
 
 public struct GroupValue: Sendable, Hashable {
     public var field: String
     public var value: String
+
+    public init(field: String, value: String) {
+        self.field = field
+        self.value = value
+    }
 }
 
 /// The figures behind an anomaly alert.
@@ -29,6 +45,10 @@ public struct AnomalyFigures: Sendable, Hashable {
     public var sigma: Double
     /// `max(floor, mean + k·σ)`, the value the interval went above.
     public var limit: Double
+    /// The observed values of the intervals before `intervalStart`, oldest first, each
+    /// `intervalMilliseconds` long and ending where the next begins (bounded: at most the
+    /// rule's `history`, at most 120), for a report's chart.
+    public var recentIntervals: [Double] = []
 }
 
 /// One event counted by one rule, for `replay --explain`.

@@ -16,6 +16,8 @@ public final class RuleEngine {
         let limit: String
         var matched = 0
         var alerts = 0
+        /// Recent matching events, only while reports are kept (`keepEvidence`).
+        var evidence: EvidenceRing?
 
         init(_ rule: Rule) {
             self.rule = rule
@@ -53,6 +55,8 @@ public final class RuleEngine {
     static let sweepInterval: Int64 = 60_000
 
     private var active: [ActiveRule]
+    /// Set by `keepEvidence(samplesPerRule:)`.
+    public private(set) var samplesPerRule: Int?
     public private(set) var book: DecisionBook
     public var explain: Bool
     /// The latest event time seen.
@@ -74,8 +78,35 @@ public final class RuleEngine {
         for entry in active { kept[entry.rule.name] = entry }
         active = rules.map { rule in
             if let existing = kept[rule.name], existing.rule == rule { return existing }
-            return ActiveRule(rule)
+            let fresh = ActiveRule(rule)
+            if let samplesPerRule { fresh.evidence = EvidenceRing(capacity: samplesPerRule) }
+            return fresh
         }
+    }
+
+    /// Keeps the last `samplesPerRule` matching events of each rule (with their group and
+    /// level) so that `evidence(for:decision:)` can chart an alert and show its sources
+    /// and sample events. Memory is bounded by rules × `samplesPerRule`, whatever the
+    /// number of groups; off by default, as replay without reports needs none of it.
+    public func keepEvidence(samplesPerRule: Int = 512) {
+        self.samplesPerRule = samplesPerRule
+        for entry in active { entry.evidence = EvidenceRing(capacity: samplesPerRule) }
+    }
+
+    /// The event fields the rules read (match, group, distinct, ban target), or every
+    /// field while evidence is kept (reports show whole events): what a reader of the log
+    /// must decode for this engine.
+    public var neededFields: EventFieldSet {
+        if samplesPerRule != nil { return .all }
+        var fields: EventFieldSet = []
+        for entry in active {
+            let rule = entry.rule
+            for condition in rule.conditions { fields.formUnion(condition.field.decoded) }
+            for field in rule.groupBy { fields.formUnion(field.decoded) }
+            if let field = entry.distinctField { fields.formUnion(field.decoded) }
+            if let target = rule.ban?.target { fields.formUnion(target.decoded) }
+        }
+        return fields
     }
 
     /// Per rule: events matched and alerts raised so far.
@@ -95,6 +126,7 @@ public final class RuleEngine {
                 let value = entry.distinctField.flatMap { $0.text(of: event) }
                 let (level, alert) = baseline.observe(value: value, at: time)
                 entry.matched += 1
+                entry.evidence?.append(group: "", level: level, event: event)
                 if explain { findings.append(.match(RuleMatch(rule: entry.rule.name, group: [], level: level, limit: entry.limit))) }
                 if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
                 continue
@@ -104,6 +136,7 @@ public final class RuleEngine {
             if entry.distinctField != nil && value == nil { continue }
             entry.matched += 1
             let observation = detector.observe(group: key, value: value, at: time)
+            entry.evidence?.append(group: key, level: observation.level, event: event)
             if explain {
                 findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry.rule.groupBy, event),
                                                  level: observation.level, limit: entry.limit)))
@@ -137,9 +170,58 @@ public final class RuleEngine {
         }
         let figures = AnomalyFigures(measure: measure, intervalStart: anomaly.intervalStart,
                                      intervalMilliseconds: parameters.intervalMilliseconds, observed: anomaly.observed,
-                                     mean: anomaly.mean, sigma: anomaly.sigma, limit: anomaly.limit)
+                                     mean: anomaly.mean, sigma: anomaly.sigma, limit: anomaly.limit,
+                                     recentIntervals: anomaly.recent)
         findings.append(.alert(Alert(rule: entry.rule.name, kind: "anomaly", time: time, group: [], overflow: nil,
                                      anomaly: figures, message: entry.rule.description)))
+    }
+
+    /// What a report shows beside `alert`: call it right after the `process` that raised
+    /// the alert, while the rule's recent events are those that led to it. Without
+    /// `keepEvidence` the chart and samples are empty, except an anomaly's intervals.
+    public func evidence(for alert: Alert, decision: Decision? = nil) -> AlertEvidence {
+        guard let entry = active.first(where: { $0.rule.name == alert.rule }) else {
+            return AlertEvidence(ruleLimit: "", unit: "", series: [], limit: 0, decision: decision)
+        }
+        let isAnomaly = alert.anomaly != nil
+        let key = isAnomaly ? nil : alert.group.map(\.value).joined(separator: "\u{1F}")
+        let recent = entry.evidence?.entries(of: key).filter { $0.event.timestampMilliseconds <= alert.time } ?? []
+        let events = recent.map(\.event)
+        var evidence = AlertEvidence(ruleLimit: entry.limit, unit: "", series: [], limit: 0,
+                                     topSources: AlertEvidence.topSources(of: events),
+                                     samples: AlertEvidence.samples(of: events), decision: decision)
+        switch entry.rule.kind {
+        case .anomaly(let parameters):
+            let figures = alert.anomaly
+            let interval = parameters.intervalMilliseconds
+            let start = figures?.intervalStart ?? alert.time
+            let values = (figures?.recentIntervals ?? []) + [figures?.observed ?? 0]
+            evidence.series = values.suffix(AlertEvidence.maximumPoints).enumerated().map { offset, value in
+                let back = Int64(min(values.count, AlertEvidence.maximumPoints) - 1 - offset)
+                return AlertEvidence.Point(time: start - back * interval, value: value)
+            }
+            evidence.unit = "\(figures?.measure ?? "events") per \(Self.format(interval))"
+            evidence.limit = figures?.limit ?? parameters.floor
+            evidence.mean = figures?.mean
+        case .threshold(let count, _):
+            evidence.unit = "events in window"
+            evidence.limit = Double(count)
+        case .leaky(let capacity, _):
+            evidence.unit = "bucket level"
+            evidence.limit = Double(capacity)
+        case .distinct(let field, let count, _):
+            evidence.unit = "distinct \(field)"
+            evidence.limit = Double(count)
+        case .trigger:
+            evidence.unit = "matching events"
+            evidence.limit = 1
+        }
+        if !isAnomaly {
+            evidence.series = recent.suffix(AlertEvidence.maximumPoints).map {
+                AlertEvidence.Point(time: $0.event.timestampMilliseconds, value: $0.level)
+            }
+        }
+        return evidence
     }
 
     private func reason(_ rule: Rule, _ overflow: Overflow) -> String {

@@ -8,12 +8,14 @@ import EventLog
 /// Reads an event file (or standard input, `-`) line by line and decodes each line.
 /// A malformed line is returned as its error and the reader carries on after it.
 public final class EventFileReader {
-    public enum Item {
+    public enum Item: Sendable {
         case event(Event, line: Int)
         case malformed(EventDecodingError)
     }
 
     public let path: String
+    /// The fields decoded into each event; the others are checked but not kept.
+    public var fields: EventFieldSet = .all
     private let descriptor: Int32
     private var buffer: [UInt8]
     private var start = 0
@@ -44,6 +46,7 @@ public final class EventFileReader {
 
     /// The next event or malformed line; nil at the end of the input. Blank lines are skipped.
     public func next() throws(AuditorError) -> Item? {
+        let fields = fields
         while true {
             guard let (lineStart, lineEnd) = try nextLine() else { return nil }
             lineNumber += 1
@@ -52,7 +55,8 @@ public final class EventFileReader {
             let number = lineNumber
             let decoded = buffer.withUnsafeBufferPointer { all -> Result<Event, EventDecodingError> in
                 do throws(EventDecodingError) {
-                    return .success(try Event(jsonLine: UnsafeBufferPointer(rebasing: all[lineStart..<lineEnd]), lineNumber: number))
+                    return .success(try Event(jsonLine: UnsafeBufferPointer(rebasing: all[lineStart..<lineEnd]), lineNumber: number,
+                                                keeping: fields))
                 } catch {
                     return .failure(error)
                 }

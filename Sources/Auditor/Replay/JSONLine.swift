@@ -43,6 +43,11 @@ struct JSONLine {
         text += object.finished
     }
 
+    mutating func addArray(_ name: String, _ objects: [JSONLine]) {
+        key(name)
+        text += "[" + objects.map(\.finished).joined(separator: ",") + "]"
+    }
+
     var finished: String { text + "}" }
 
     static func format(_ value: Double) -> String {

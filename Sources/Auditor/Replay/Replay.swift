@@ -10,12 +10,18 @@ public final class Replay {
         public var malformed = 0
         public var alerts = 0
         public var decisions = 0
+        /// Alert reports written (`reports`).
+        public var reports = 0
     }
 
     public let engine: RuleEngine
+    /// When set, every alert also writes its report (JSON, Markdown, HTML) there.
+    public let reports: AlertReportWriter?
 
-    public init(engine: RuleEngine) {
+    public init(engine: RuleEngine, reports: AlertReportWriter? = nil) {
         self.engine = engine
+        self.reports = reports
+        if reports != nil && engine.samplesPerRule == nil { engine.keepEvidence() }
     }
 
     /// Replays `paths` (`-` is standard input), handing each output line to `output` and
@@ -23,7 +29,12 @@ public final class Replay {
     public func run(paths: [String], output: (String) -> Void,
                     malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
         var readers: [EventFileReader] = []
-        for path in paths { readers.append(try EventFileReader(path: path)) }
+        let fields = engine.neededFields
+        for path in paths {
+            let reader = try EventFileReader(path: path)
+            reader.fields = fields
+            readers.append(reader)
+        }
         var heads: [(event: Event, line: Int)?] = []
         var summary = Summary()
 
@@ -62,6 +73,12 @@ public final class Replay {
                     case .match: break
                     }
                     output(finding.jsonLine(source: source))
+                }
+                if let reports {
+                    for (alert, decision) in Finding.alertsWithDecisions(findings) {
+                        try reports.write(alert: alert, context: engine.evidence(for: alert, decision: decision))
+                        summary.reports += 1
+                    }
                 }
             }
             heads[index] = try advance(index)

@@ -54,6 +54,14 @@ public indirect enum Condition: Sendable, Hashable {
         }
     }
 
+    /// The field the condition reads.
+    var field: EventField {
+        switch self {
+        case .equals(let field, _), .oneOf(let field, _), .within(let field, _), .compare(let field, _, _), .present(let field, _): field
+        case .not(let inner): inner.field
+        }
+    }
+
     static func isWithin(_ text: String, _ networks: [CIDR]) -> Bool {
         if text.contains("/") {
             guard let prefix = CIDR(text) else { return false }

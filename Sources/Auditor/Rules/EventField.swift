@@ -111,6 +111,30 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         return octets == 3 && digits > 0 ? thirdDot : nil
     }
 
+    /// What a decoder must keep for `text(of:)` to see this field.
+    var decoded: EventFieldSet {
+        switch self {
+        case .action: []
+        case .outcome: .outcome
+        case .reason: .reason
+        case .sourceIP: .sourceIP
+        case .sourcePort: .sourcePort
+        case .sourceIPHash: .sourceIPHash
+        case .sourcePrefix: [.sourcePrefix, .sourceIP]
+        case .sourceAddress: [.sourceIP, .sourceIPHash]
+        case .sessionID: .sessionID
+        case .instance: .instance
+        case .listener: .listener
+        case .transport: .transport
+        case .secretName: .secretName
+        case .dc: .dc
+        case .bytesIn: .bytesIn
+        case .bytesOut: .bytesOut
+        case .duration: .duration
+        case .label: .labels
+        }
+    }
+
     /// The field's value as a number, for comparisons; nil when absent or not numeric.
     func number(of event: Event) -> Double? {
         switch self {

@@ -28,7 +28,9 @@ final class StreamRedactor {
     private let holdBack: Int
     private var pending: [UInt8] = []
     private var previous: UInt8 = UInt8(ascii: "\n")
-    private var firstByteTable = [Bool](repeating: false, count: 256)
+    /// Whether a pattern starts with these two bytes (`first << 8 | second`), so the scan
+    /// only tries a full match where one can begin.
+    private var firstPairTable = [Bool](repeating: false, count: 1 << 16)
     private(set) var secretsReplaced = 0
 
     init(secrets: SecretInventory, addresses: AddressPseudonyms?, mode: Mode = .rewrite) {
@@ -37,9 +39,12 @@ final class StreamRedactor {
         self.mode = mode
         self.holdBack = max(secrets.longestPattern, 64)
         for pattern in secrets.patterns {
-            let first = pattern.bytes[0]
-            firstByteTable[Int(first)] = true
-            if pattern.caseInsensitive, (97...122).contains(first) { firstByteTable[Int(first & ~0x20)] = true }
+            func variants(_ byte: UInt8) -> [UInt8] {
+                pattern.caseInsensitive && (97...122).contains(byte) ? [byte, byte & ~0x20] : [byte]
+            }
+            for first in variants(pattern.bytes[0]) {
+                for second in variants(pattern.bytes[1]) { firstPairTable[Int(first) << 8 | Int(second)] = true }
+            }
         }
     }
 
@@ -95,12 +100,13 @@ final class StreamRedactor {
         var copiedUpTo = 0
         var replaced = 0
         let count = pending.count
-        let table = firstByteTable
-        // Runs without a candidate first byte are copied in one piece: this is the hot loop.
+        let table = firstPairTable
+        // Runs without a candidate first pair are copied in one piece: this is the hot loop.
         pending.withUnsafeBufferPointer { bytes in
             table.withUnsafeBufferPointer { starts in
                 while index < end {
-                    if starts[Int(bytes[index])], let pattern = match(bytes, at: index, count: count) {
+                    let candidate = index + 1 < count && starts[Int(bytes[index]) << 8 | Int(bytes[index + 1])]
+                    if candidate, let pattern = match(bytes, at: index, count: count) {
                         out.append(contentsOf: bytes[copiedUpTo..<index])
                         out += pattern.fingerprint
                         index += pattern.bytes.count

@@ -1,4 +1,7 @@
 import EventLog
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keeps the event lines whose `@timestamp` lies within the snapshot's window. Lines
 /// without a readable timestamp are kept (evidence is not dropped on a guess); lines
@@ -22,14 +25,18 @@ final class EventWindowFilter {
         var output: [UInt8] = []
         output.reserveCapacity(chunk.count)
         var start = 0
-        // Whole lines are moved as slices: this runs over every byte of the event log.
+        // Whole lines are moved as slices, decided where they lie in the chunk: this runs
+        // over every byte of the event log.
         while start < chunk.count {
-            let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n"))
+            let found = memchr(chunk.baseAddress! + start, 0x0A, chunk.count - start)
+            let newline = found.map { chunk.baseAddress!.distance(to: UnsafeRawPointer($0)) }
             let end = newline.map { $0 + 1 } ?? chunk.count
             let piece = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
             if passingLongLine {
                 output.append(contentsOf: piece)
                 if newline != nil { passingLongLine = false }
+            } else if newline != nil, line.isEmpty {
+                if keeps(piece) { output.append(contentsOf: piece) }
             } else {
                 line.append(contentsOf: piece)
                 if newline != nil {
@@ -49,26 +56,53 @@ final class EventWindowFilter {
 
     private func finishLine(into output: inout [UInt8]) {
         defer { line.removeAll(keepingCapacity: true) }
+        if line.withUnsafeBytes({ keeps($0) }) { output += line }
+    }
+
+    private func keeps(_ line: UnsafeRawBufferPointer) -> Bool {
         if let time = Self.timestamp(in: line), time < since || time > until {
             linesOutside += 1
-            return
+            return false
         }
         linesKept += 1
-        output += line
+        return true
     }
 
     /// The `@timestamp` of a JSON event line, in milliseconds since the epoch.
     static func timestamp(in line: [UInt8]) -> Int64? {
-        guard let keyStart = line.firstRange(of: key) else { return nil }
-        var index = keyStart.upperBound
-        while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
-        guard index < line.count, line[index] == UInt8(ascii: ":") else { return nil }
-        index += 1
-        while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
-        guard index < line.count, line[index] == UInt8(ascii: "\"") else { return nil }
+        line.withUnsafeBytes { timestamp(in: $0) }
+    }
+
+    static func timestamp(in line: UnsafeRawBufferPointer) -> Int64? {
+        // The event writer puts `@timestamp` first; any other layout is searched for.
+        var index: Int
+        if line.count > leading.count, leading.withUnsafeBytes({ $0.elementsEqual(line[..<leading.count]) }) {
+            index = leading.count - 1
+        } else {
+            guard let found = search(key, in: line) else { return nil }
+            index = found + key.count
+            while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
+            guard index < line.count, line[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
+            guard index < line.count, line[index] == UInt8(ascii: "\"") else { return nil }
+        }
         index += 1
         guard let close = line[index...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
         return RFC3339.milliseconds(line[index..<close])
+    }
+
+    private static let leading = Array("{\"@timestamp\":\"".utf8)
+
+    private static func search(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard haystack.count >= needle.count, let first = needle.first else { return nil }
+        var index = 0
+        while index <= haystack.count - needle.count {
+            guard let candidate = haystack[index...(haystack.count - needle.count)].firstIndex(of: first) else { return nil }
+            if needle.withUnsafeBytes({ $0.elementsEqual(haystack[candidate..<(candidate + needle.count)]) }) { return candidate }
+            index = candidate + 1
+        }
+        return nil
     }
 }
 
