@@ -1,6 +1,8 @@
 # mtshield — set-up, build and test entry points.
 #   make run    install what is missing, build release, create run/mtproxy.yaml, start the proxy
 #   make test   install what is missing, build, run `swift test` and the end-to-end suite
+# Day to day (README.md, "Deployment"): start stop restart reload status logs [N=50]
+# monitor rotate backup restore [BACKUP=name].
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -11,11 +13,23 @@ VENV ?= .venv
 RUN_DIR ?= run
 PORT ?= 8443
 STATS ?= 127.0.0.1:3001
+BACKUP_DIR ?= backups
+# How many events `make logs` prints.
+N ?= 20
+# Binaries for the day-to-day targets; empty: the release build (built when missing).
+MTPROXY ?=
+MTFORENSICS ?=
+RELEASE_BIN = $$($(SWIFT) build -c release --show-bin-path)
+PROXY_BIN = $(if $(MTPROXY),$(MTPROXY),$(RELEASE_BIN)/mtproxy)
+FORENSICS_BIN = $(if $(MTFORENSICS),$(MTFORENSICS),$(RELEASE_BIN)/mtforensics)
+NEEDS_RELEASE = $(if $(MTPROXY),,release)
+NEEDS_RELEASE_FORENSICS = $(if $(MTFORENSICS),,release)
 
 APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
 APT_TEST := $(APT_BUILD) lz4 nftables iproute2 python3-venv
 
 .PHONY: all deps test-deps venv build build-tests release run test swift-test e2e e2e-peer clean distclean
+.PHONY: start stop restart reload status logs monitor rotate backup restore
 
 all: build
 
@@ -39,6 +53,46 @@ release: deps
 
 run: release
 	@scripts/run-proxy.sh "$$($(SWIFT) build -c release --show-bin-path)/mtproxy" $(RUN_DIR) $(PORT) $(STATS)
+
+# As `make run`, in the background: the pid in RUN_DIR/mtproxy.pid, the log in RUN_DIR/mtproxy.log.
+start: $(NEEDS_RELEASE)
+	@DETACH=1 scripts/run-proxy.sh "$(PROXY_BIN)" $(RUN_DIR) $(PORT) $(STATS)
+
+stop:
+	@scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) stop
+
+restart: $(NEEDS_RELEASE)
+	@scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) stop
+	@DETACH=1 scripts/run-proxy.sh "$(PROXY_BIN)" $(RUN_DIR) $(PORT) $(STATS)
+
+# SIGHUP: re-read RUN_DIR/mtproxy.yaml (checked first).
+reload:
+	@scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) reload
+
+status:
+	@scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) status
+
+logs: $(NEEDS_RELEASE)
+	@scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) logs $(N)
+
+monitor: $(NEEDS_RELEASE)
+	@"$(PROXY_BIN)" monitor --config $(RUN_DIR)/mtproxy.yaml
+
+# A new secret; the old one works for rotation.grace more (GRACE=2h to choose), then reload.
+rotate: $(NEEDS_RELEASE)
+	@"$(PROXY_BIN)" secret rotate --config $(RUN_DIR)/mtproxy.yaml $(if $(GRACE),--grace $(GRACE))
+	@if scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) status >/dev/null; then scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) reload; fi
+
+# BACKUP_DIR/mtshield-YYYYmmdd-HHMMSS.tar.lz4 (+ .sha256, latest): the configuration with its
+# secrets, the blocklist, and the auditor's configuration and state when RUN_DIR/mtauditor.yaml exists.
+backup: $(NEEDS_RELEASE_FORENSICS)
+	@"$(FORENSICS_BIN)" backup --proxy-config $(RUN_DIR)/mtproxy.yaml \
+	    $(if $(wildcard $(RUN_DIR)/mtauditor.yaml),--auditor-config $(RUN_DIR)/mtauditor.yaml) --out $(BACKUP_DIR)
+
+# From BACKUP (a file name in BACKUP_DIR or a path), default BACKUP_DIR/latest; verified first.
+restore: $(NEEDS_RELEASE_FORENSICS)
+	@"$(FORENSICS_BIN)" restore $(BACKUP) --dir $(BACKUP_DIR)
+	@if scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) status >/dev/null; then scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) reload; fi
 
 swift-test: build-tests
 	$(SWIFT) test --skip-build

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Starts mtproxy for `make run`: creates RUN_DIR/mtproxy.yaml with a fresh secret when
-# none exists, prints the proxy's links, then runs the proxy in the foreground.
-# Usage: scripts/run-proxy.sh MTPROXY_BINARY RUN_DIR PORT STATS_LISTEN
+# none exists, prints the proxy's links, then runs the proxy in the foreground (Ctrl-C
+# stops it), or with DETACH=1 in the background (`make start`, `make restart`).
+# Either way its pid is in RUN_DIR/mtproxy.pid (for `make stop`, `status`, `reload`) and
+# its standard output, the events when events.path is "-", is appended to
+# RUN_DIR/events.jsonl (for `make logs`); in the background its log goes to
+# RUN_DIR/mtproxy.log.
+# Usage: [DETACH=1] scripts/run-proxy.sh MTPROXY_BINARY RUN_DIR PORT STATS_LISTEN
 set -euo pipefail
 
 mtproxy=$1
@@ -50,5 +55,52 @@ if [[ ! -f "$config" ]]; then
     echo "run-proxy: wrote $config with a new secret"
 fi
 
+pid_file="$run_dir/mtproxy.pid"
+events_file="$run_dir/events.jsonl"
+log_file="$run_dir/mtproxy.log"
+if [[ -f "$pid_file" ]]; then
+    old=$(tr -dc '0-9' <"$pid_file")
+    if [[ -n "$old" ]] && kill -0 "$old" 2>/dev/null && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -q 'mtproxy.* run '; then
+        echo "run-proxy: mtproxy is already running (pid $old); \`make stop\` or \`make restart\`" >&2
+        exit 1
+    fi
+    rm -f "$pid_file"
+fi
+
 "$mtproxy" link --config "$config"
-exec "$mtproxy" run --config "$config"
+(umask 077 && touch "$events_file" "$log_file")
+
+if [[ "${DETACH:-0}" == 1 ]]; then
+    log_start=$(stat -c %s "$log_file")
+    setsid "$mtproxy" run --config "$config" </dev/null >>"$events_file" 2>>"$log_file" &
+    pid=$!
+    echo "$pid" >"$pid_file"
+    # Started means listening: its "proxy started" log line, or it died trying.
+    deadline=$((SECONDS + ${START_TIMEOUT:-30}))
+    until tail -c +"$((log_start + 1))" "$log_file" | grep -q 'proxy started'; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            echo "run-proxy: mtproxy did not start; its log ($log_file):" >&2
+            tail -c +"$((log_start + 1))" "$log_file" | tail -n 20 >&2
+            kill -TERM "$pid" 2>/dev/null || true
+            rm -f "$pid_file"
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "run-proxy: mtproxy started in the background (pid $pid); make status, make logs, make stop"
+    exit 0
+fi
+
+"$mtproxy" run --config "$config" > >(tee -a "$events_file") &
+pid=$!
+echo "$pid" >"$pid_file"
+# A background job of a script ignores the terminal's SIGINT: pass Ctrl-C on as SIGTERM.
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+status=0
+wait "$pid" || status=$?
+while kill -0 "$pid" 2>/dev/null; do
+    status=0
+    wait "$pid" || status=$?
+done
+if [[ "$(cat "$pid_file" 2>/dev/null)" == "$pid" ]]; then rm -f "$pid_file"; fi
+exit "$status"

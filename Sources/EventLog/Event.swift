@@ -113,6 +113,8 @@ public struct EventAction: RawRepresentable, Sendable, Hashable, ExpressibleBySt
     /// The event writer dropped events because its queue was full (`labels.dropped`).
     public static let eventsDropped: EventAction = "events.dropped"
     public static let secretRotated: EventAction = "secret.rotated"
+    /// A rotated-out secret reached its `retires_at` and is no longer accepted.
+    public static let secretRetired: EventAction = "secret.retired"
 
     /// Actions whose events are evidence of abuse: in `minimized` privacy they keep `source.ip`.
     public var isAbuseEvidence: Bool {

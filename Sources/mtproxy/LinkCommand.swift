@@ -25,7 +25,11 @@ struct LinkCommand: ParsableCommand {
             throw ExitCode.failure
         }
         for link in links {
-            print("\(link.secret.name) (\(link.secret.form.rawValue))")
+            if let retiresAt = link.secret.retiresAtMilliseconds {
+                print("\(link.secret.name) (\(link.secret.form.rawValue), retiring at \(RetirementTime.format(milliseconds: retiresAt)): do not share)")
+            } else {
+                print("\(link.secret.name) (\(link.secret.form.rawValue))")
+            }
             print("  \(link.telegramURL)")
             print("  \(link.webURL)")
         }

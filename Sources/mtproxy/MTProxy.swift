@@ -9,7 +9,8 @@ struct MTProxy: ParsableCommand {
         commandName: "mtproxy",
         abstract: "An MTProto proxy for Telegram: classic, dd and ee (fake-TLS) secrets.",
         version: ProxyLibrary.version,
-        subcommands: [RunCommand.self, SecretCommand.self, LinkCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, SecretCommand.self, LinkCommand.self, CheckConfigCommand.self,
+                      MonitorCommand.self, LogsCommand.self]
     )
 }
 

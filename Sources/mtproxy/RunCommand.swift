@@ -76,8 +76,9 @@ struct RunCommand: ParsableCommand {
                                        instance: configuration.instance, logger: logger, now: now)
         watcher.reload()
 
-        let proxy = ProxyService(configuration: configuration, blocklist: blocklist, events: events, stats: stats,
-                                 logger: logger)
+        // Retiring secrets leave service at their retires_at (SecretRetirement below).
+        let proxy = ProxyService(configuration: configuration.inForce(atMilliseconds: now()), blocklist: blocklist,
+                                 events: events, stats: stats, logger: logger)
         do {
             try await proxy.bind()
         } catch {
@@ -89,7 +90,8 @@ struct RunCommand: ParsableCommand {
         var statsServer: StatsServer?
         if let listen = configuration.stats.listen,
            let endpoint = try? HostAndPort.parse(listen, allowName: false, allowAnyPort: true).get() {
-            let server = StatsServer(listen: endpoint, stats: stats, logger: logger)
+            let server = StatsServer(listen: endpoint, stats: stats, logger: logger,
+                                     blocklist: blocklist, process: { ProcessUsage.current() })
             do {
                 try await server.start()
             } catch {
@@ -111,9 +113,12 @@ struct RunCommand: ParsableCommand {
             events: events, logger: logger, now: now,
             beforeReload: { writer?.reopen() },
             apply: { configuration in
-                proxy.update(configuration: configuration)
+                proxy.update(configuration: configuration.inForce(atMilliseconds: now()))
                 watcher.update(path: configuration.blocklistPath)
             })
+        let retirement = SecretRetirement(
+            configuration: { reloader.configuration }, events: events, logger: logger, now: now,
+            apply: { configuration in proxy.update(configuration: configuration.inForce(atMilliseconds: now())) })
 
         logger.info("proxy started", metadata: ["listen": "\(configuration.listen.joined(separator: ","))"])
         // Shutdown runs in reverse: reloads stop, the proxy drains, the counters stay
@@ -121,7 +126,7 @@ struct RunCommand: ParsableCommand {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: watcher)]
                 + (statsServer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
-                + [.init(service: proxy), .init(service: reloader)],
+                + [.init(service: proxy), .init(service: reloader), .init(service: retirement)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -3,7 +3,7 @@ import ArgumentParser
 struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret",
-        abstract: "Make secrets.",
-        subcommands: [SecretGenerateCommand.self]
+        abstract: "Make, rotate and prune secrets.",
+        subcommands: [SecretGenerateCommand.self, SecretRotateCommand.self, SecretPruneCommand.self]
     )
 }

@@ -75,7 +75,7 @@ import Testing
     @Test(arguments: [
         ("", "x.yaml:1: secrets: required key is missing"),
         ("secrets: []\n", "x.yaml:1: secrets: expected at least one secret; `mtproxy secret generate` makes one"),
-        (minimal + "limts: {}\n", "x.yaml:4: limts: unknown key (did you mean limits?); expected one of allow_root, blocklist, events, fronting, instance, limits, listen, public_host, public_port, replay, secrets, stats, telegram, tls, transports, user"),
+        (minimal + "limts: {}\n", "x.yaml:4: limts: unknown key (did you mean limits?); expected one of allow_root, blocklist, events, fronting, instance, limits, listen, public_host, public_port, replay, rotation, secrets, stats, telegram, tls, transports, user"),
         (minimal + "limits:\n  idle_timeout: 5\n", "x.yaml:5: limits.idle_timeout: expected a duration such as 500ms, 30s, 5m, 2h or 7d, found \"5\""),
         (minimal + "limits:\n  handshake_timeout: 1h\n", "x.yaml:5: limits.handshake_timeout: must be between 100ms and 5m, found 1h"),
         (minimal + "limits:\n  max_connections: 0\n", "x.yaml:5: limits.max_connections: must be between 1 and 1000000, found 0"),
@@ -100,7 +100,7 @@ import Testing
         ("secrets:\n  - name: a\n    secret: 00112233445566778899aabbccddeeff\n  - name: b\n    secret: dd00112233445566778899aabbccddeeff\n",
          "x.yaml:5: secrets[1].secret: has the same key as the secret a at line 3; each secret needs its own key"),
         ("secrets:\n  - name: a\n    secret: 00112233\n", "x.yaml:3: secrets[0].secret: secret decodes to 4 bytes; expected 32 hex characters (classic), dd + 32 (secure) or ee + 32 + the domain in hex (fake TLS), in hex or base64url"),
-        ("secrets:\n  - name: a\n    sekret: 00112233\n", "x.yaml:3: secrets[0].sekret: unknown key (did you mean secret?); expected one of name, secret"),
+        ("secrets:\n  - name: a\n    sekret: 00112233\n", "x.yaml:3: secrets[0].sekret: unknown key (did you mean secret?); expected one of name, retires_at, secret"),
     ])
     func badFilesSayWhereAndWhat(yaml: String, expected: String) {
         let error = #expect(throws: ConfigError.self) { try ProxyConfiguration.decode(yaml: yaml, file: "x.yaml") }

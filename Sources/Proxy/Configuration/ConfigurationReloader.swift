@@ -91,7 +91,25 @@ where Triggers.Element: Sendable {
         events.emit(Event(timestampMilliseconds: now(), action: .configReloaded, outcome: .success,
                           instance: applied.instance, message: "configuration reloaded", labels: labels))
         logger.info("configuration reloaded", metadata: ["secrets": "\(applied.secrets.count)"])
+        for rotation in Self.rotations(from: previous, to: applied) {
+            events.emit(Event(timestampMilliseconds: now(), action: .secretRotated, outcome: .success,
+                              instance: applied.instance, secretName: rotation.secret.name, message: "secret rotated",
+                              labels: ["retiring": rotation.retiring.name,
+                                       "retires_at": RetirementTime.format(milliseconds: rotation.retiring.retiresAtMilliseconds ?? 0)]))
+        }
         return .reloaded(applied, restartRequired: restartRequired)
+    }
+
+    /// Secrets that were in service before and are retiring now (matched by key, as
+    /// `secret rotate` renames them), each with the secret that took its name.
+    static func rotations(from old: ProxyConfiguration, to new: ProxyConfiguration) -> [(secret: ProxySecret, retiring: ProxySecret)] {
+        new.secrets.compactMap { retiring in
+            guard retiring.retiresAtMilliseconds != nil,
+                  let before = old.secrets.first(where: { $0.key == retiring.key && $0.retiresAtMilliseconds == nil }),
+                  let successor = new.secrets.first(where: { $0.name == before.name && $0.retiresAtMilliseconds == nil })
+            else { return nil }
+            return (successor, retiring)
+        }
     }
 
     /// Keys fixed at start: sockets already bound, the event file's privacy and queue,

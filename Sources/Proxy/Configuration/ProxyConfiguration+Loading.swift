@@ -8,7 +8,9 @@ extension ProxyConfiguration {
     static let keys: Set<String> = [
         "instance", "listen", "secrets", "transports", "fronting", "tls", "replay", "telegram", "limits",
         "blocklist", "events", "stats", "user", "allow_root", "public_host", "public_port",
+        "rotation",
     ]
+    static let secretKeys: Set<String> = ["name", "secret", "retires_at"]
 
     /// Loads and validates the file at `path`; throws the first problem in file order.
     public static func load(path: String) throws(ConfigError) -> ProxyConfiguration {
@@ -81,6 +83,9 @@ extension ProxyConfiguration {
             try mapping.optional("stats") { v throws(ConfigError) in try stats(v, into: &configuration.stats) }
         }
         errors.collect { () throws(ConfigError) in
+            try mapping.optional("rotation") { v throws(ConfigError) in try rotation(v, into: &configuration.rotation) }
+        }
+        errors.collect { () throws(ConfigError) in
             configuration.user = try mapping.optional("user") { v throws(ConfigError) in try userName(v) }
         }
         errors.collect { () throws(ConfigError) in
@@ -150,7 +155,7 @@ extension ProxyConfiguration {
         var names: [String: Int] = [:]
         var keys: [[UInt8]: (name: String, line: Int)] = [:]
         for element in try value.list() {
-            let entry = try element.mapping(keys: ["name", "secret"])
+            let entry = try element.mapping(keys: secretKeys)
             let nameValue = try entry.required("name")
             let secretName = try name(nameValue)
             if let line = names[secretName] {
@@ -158,7 +163,7 @@ extension ProxyConfiguration {
             }
             let secretValue = try entry.required("secret")
             let text = try secretValue.scalarText(expected: "a secret in hex or base64url")
-            let secret: ProxySecret
+            var secret: ProxySecret
             do {
                 secret = try ProxySecret(name: secretName, text: text)
             } catch {
@@ -167,12 +172,31 @@ extension ProxyConfiguration {
             if let other = keys[secret.key] {
                 throw secretValue.error("has the same key as the secret \(other.name) at line \(other.line); each secret needs its own key")
             }
+            secret.retiresAtMilliseconds = try entry.optional("retires_at") { v throws(ConfigError) in try retirementTime(v) }
             names[secretName] = nameValue.line
             keys[secret.key] = (secretName, secretValue.line)
             result.append(secret)
         }
         if result.isEmpty { throw value.error("expected at least one secret; `mtproxy secret generate` makes one") }
+        if result.allSatisfy({ $0.retiresAtMilliseconds != nil }) {
+            throw value.error("every secret has retires_at; at least one must stay in service (remove retires_at from one, or add a secret)")
+        }
         return result
+    }
+
+    private static func retirementTime(_ value: ConfigValue) throws(ConfigError) -> Int64 {
+        let text = try value.scalarText(expected: "a UTC time such as 2026-01-31T12:00:00Z")
+        guard let milliseconds = RetirementTime.parse(text) else {
+            throw value.error("expected a UTC time such as 2026-01-31T12:00:00Z, found \(ConfigText.quoted(text))")
+        }
+        return milliseconds
+    }
+
+    private static func rotation(_ value: ConfigValue, into rotation: inout Rotation) throws(ConfigError) {
+        let mapping = try value.mapping(keys: ["grace"])
+        try mapping.decode("grace", into: &rotation.graceMilliseconds) { v throws(ConfigError) in
+            ConfigText.milliseconds(try v.duration(in: .seconds(1)...Duration.seconds(90 * 86_400)))
+        }
     }
 
     private static func transports(_ value: ConfigValue) throws(ConfigError) -> Set<ProxyTransport> {
@@ -338,7 +362,7 @@ extension ProxyConfiguration {
             case .faketls: .faketls
             }
             guard configuration.transports.contains(transport) else {
-                let place = (try? elements[index].mapping(keys: ["name", "secret"]).required("secret")) ?? elements[index]
+                let place = (try? elements[index].mapping(keys: secretKeys).required("secret")) ?? elements[index]
                 throw place.error("the secret \(secret.name) is a \(secret.form.rawValue) secret but transports does not include \(transport.rawValue); its clients could not connect")
             }
         }

@@ -23,6 +23,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var blocklistPath: String? = nil
     public var events = Events()
     public var stats = Stats()
+    public var rotation = Rotation()
     /// User to drop privileges to after binding; nil: stay as started.
     public var user: String? = nil
     /// Keep running as root when no `user` is given (refused otherwise).
@@ -86,5 +87,26 @@ public struct ProxyConfiguration: Sendable, Hashable {
         public init() {}
     }
 
+    public struct Rotation: Sendable, Hashable {
+        /// How long `mtproxy secret rotate` keeps the old secret working beside the new one.
+        public var graceMilliseconds: Int64 = 86_400_000
+        public init() {}
+    }
+
     public init() {}
+}
+
+extension ProxyConfiguration {
+    /// This configuration without the secrets whose `retires_at` is at or before `now`:
+    /// what the proxy accepts at that moment.
+    public func inForce(atMilliseconds now: Int64) -> ProxyConfiguration {
+        var result = self
+        result.secrets = secrets.filter { secret in secret.retiresAtMilliseconds.map { $0 > now } ?? true }
+        return result
+    }
+
+    /// The earliest `retires_at` after `now`, when a secret is still to retire.
+    public func nextRetirement(afterMilliseconds now: Int64) -> Int64? {
+        secrets.compactMap(\.retiresAtMilliseconds).filter { $0 > now }.min()
+    }
 }

@@ -17,6 +17,9 @@ public struct ProxySecret: Sendable, Hashable {
     public var key: [UInt8]
     /// The fronting domain carried by an `ee` secret.
     public var domain: String?
+    /// When a rotated-out secret stops being accepted (`retires_at`, ms since the epoch);
+    /// nil for a secret in service.
+    public var retiresAtMilliseconds: Int64? = nil
 
     public init(name: String, form: Form, key: [UInt8], domain: String? = nil) {
         precondition(key.count == 16, "an MTProto proxy key is 16 bytes")

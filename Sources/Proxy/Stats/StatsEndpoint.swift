@@ -20,12 +20,20 @@ public struct StatsEndpoint: Sendable {
     public let stats: ProxyStats
     public let version: String
     private let now: @Sendable () -> Int64
+    private let blocklist: BlocklistStore?
+    private let process: (@Sendable () -> ProcessUsage?)?
 
+    /// - Parameters:
+    ///   - blocklist: its entry count is reported; nil: the `blocklist` key is left out.
+    ///   - process: samples resource use per request (`ProcessUsage.current`); nil: left out.
     public init(stats: ProxyStats, version: String = ProxyLibrary.version,
-                now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds) {
+                now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds,
+                blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
         self.stats = stats
         self.version = version
         self.now = now
+        self.blocklist = blocklist
+        self.process = process
     }
 
     /// The response to `method` on `uri`; a query string is ignored. For `HEAD` the body
@@ -48,6 +56,12 @@ public struct StatsEndpoint: Sendable {
     }
 
     private func report() -> StatsReport {
-        StatsReport(snapshot: stats.snapshot(), nowMilliseconds: now(), version: version)
+        var report = StatsReport(snapshot: stats.snapshot(), nowMilliseconds: now(), version: version)
+        report.blocklistEntries = blocklist.map { store in
+            let counts = store.blocklist.counts
+            return counts.addresses + counts.networks + counts.hashes
+        }
+        report.process = process?()
+        return report
     }
 }

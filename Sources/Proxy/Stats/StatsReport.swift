@@ -7,6 +7,10 @@ public struct StatsReport: Sendable, Hashable {
     public var snapshot: ProxyStats.Snapshot
     public var uptimeSeconds: Int64
     public var version: String
+    /// Entries of the live blocklist (addresses, networks and hashes), when known.
+    public var blocklistEntries: Int?
+    /// The process's own resource use, when sampled.
+    public var process: ProcessUsage?
 
     public init(snapshot: ProxyStats.Snapshot, nowMilliseconds: Int64, version: String = ProxyLibrary.version) {
         self.snapshot = snapshot
@@ -43,6 +47,10 @@ public struct StatsReport: Sendable, Hashable {
             var out: UInt64
         }
 
+        struct BlocklistCounts: Encodable {
+            var entries: Int
+        }
+
         var version: String
         var uptimeSeconds: Int64
         var connections: ActiveAndTotal
@@ -53,6 +61,8 @@ public struct StatsReport: Sendable, Hashable {
         var bytes: Bytes
         var dcs: [String: DC]
         var eventsDropped: UInt64
+        var blocklist: BlocklistCounts?
+        var process: ProcessUsage?
 
         enum CodingKeys: String, CodingKey {
             case version
@@ -63,6 +73,7 @@ public struct StatsReport: Sendable, Hashable {
             case probesForwarded = "probes_forwarded"
             case bytes, dcs
             case eventsDropped = "events_dropped"
+            case blocklist, process
         }
     }
 
@@ -84,7 +95,9 @@ public struct StatsReport: Sendable, Hashable {
                                 upstreamFailures: counters.upstreamFailures,
                                 bytesIn: counters.bytesFromClients, bytesOut: counters.bytesToClients))
             }),
-            eventsDropped: snapshot.eventsDropped)
+            eventsDropped: snapshot.eventsDropped,
+            blocklist: blocklistEntries.map { .init(entries: $0) },
+            process: process)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         // Every value is a string, integer or nested object of them: encoding cannot fail.
@@ -129,6 +142,18 @@ public struct StatsReport: Sendable, Hashable {
                                    (["dc": String($0.key), "direction": "out"], Int64(clamping: $0.value.bytesToClients))] })
         text.family("mtproxy_events_dropped_total", .counter, "Events the event writer dropped because its queue was full.",
                     [([:], Int64(clamping: snapshot.eventsDropped))])
+        if let blocklistEntries {
+            text.family("mtproxy_blocklist_entries", .gauge, "Entries of the live blocklist: addresses, networks and hashes.",
+                        [([:], Int64(clamping: blocklistEntries))])
+        }
+        if let process {
+            text.family("process_resident_memory_bytes", .gauge, "Resident memory size in bytes.",
+                        [([:], Int64(clamping: process.residentBytes))])
+            text.family("process_cpu_milliseconds_total", .counter, "User and system CPU time in milliseconds.",
+                        [([:], Int64(process.cpuSeconds * 1000))])
+            text.family("process_threads", .gauge, "Threads of the process.", [([:], Int64(process.threads))])
+            text.family("process_open_fds", .gauge, "Open file descriptors.", [([:], Int64(process.openFiles))])
+        }
         return Array(text.output.utf8)
     }
 }

@@ -33,10 +33,11 @@ public final class StatsServer: Service {
     public init(host: String, port: Int, stats: ProxyStats, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 idleTimeout: TimeAmount = .seconds(30),
-                now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds) {
+                now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds,
+                blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
         self.host = host
         self.port = port
-        self.endpoint = StatsEndpoint(stats: stats, now: now)
+        self.endpoint = StatsEndpoint(stats: stats, now: now, blocklist: blocklist, process: process)
         self.group = group
         self.logger = logger
         self.idleTimeout = idleTimeout
@@ -44,8 +45,10 @@ public final class StatsServer: Service {
 
     /// From `stats.listen` as parsed by the configuration.
     public convenience init(listen: HostAndPort, stats: ProxyStats, logger: Logger,
-                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.init(host: listen.host, port: listen.port, stats: stats, logger: logger, group: group)
+                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                            blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
+        self.init(host: listen.host, port: listen.port, stats: stats, logger: logger, group: group,
+                  blocklist: blocklist, process: process)
     }
 
     /// The bound address once listening.

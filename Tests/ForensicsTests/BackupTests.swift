@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import Forensics
+
+/// `mtforensics backup` / `restore`: a round trip byte for byte, and a damaged backup
+/// refused with nothing written.
+@Suite(.serialized) struct BackupTests {
+    /// A proxy configuration naming its blocklist, an auditor configuration naming its
+    /// state, one extra file; modes 0600 / 0640 / 0644.
+    final class Deployment {
+        let directory: TemporaryDirectory
+        let proxyConfig: String
+        let blocklist: String
+        let auditorConfig: String
+        let state: String
+        let extra: String
+        let backups: String
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            blocklist = try directory.write("etc/blocklist.txt", "203.0.113.7\n198.51.100.0/24\n")
+            state = try directory.write("var/decisions.sqlite", (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) })
+            proxyConfig = try directory.write("etc/mtproxy.yaml", """
+            # comment kept
+            secrets:
+              - name: main
+                secret: dd00112233445566778899aabbccddeeff
+            blocklist: blocklist.txt
+            """)
+            auditorConfig = try directory.write("etc/mtauditor.yaml", "state: \(state)\n")
+            extra = try directory.write("etc/extra.txt", "extra\n")
+            chmod(proxyConfig, 0o600)
+            chmod(blocklist, 0o640)
+            chmod(extra, 0o644)
+            backups = directory.file("backups")
+        }
+
+        var files: [String] { [proxyConfig, blocklist, auditorConfig, state, extra] }
+
+        func backup(at milliseconds: Int64 = 1_780_000_000_000) throws -> ConfigurationBackup.Created {
+            let sources = try ConfigurationBackup.sources(proxyConfig: proxyConfig, auditorConfig: auditorConfig,
+                                                          includes: [extra])
+            return try ConfigurationBackup.create(sources: sources, into: backups, nowMilliseconds: milliseconds)
+        }
+
+        func contents() throws -> [String: [UInt8]] {
+            var result: [String: [UInt8]] = [:]
+            for file in files { result[file] = try readBytes(file) }
+            return result
+        }
+    }
+
+    @Test func backupThenRestoreRoundTripsByteForByte() throws {
+        let deployment = try Deployment()
+        let original = try deployment.contents()
+        let created = try deployment.backup()
+
+        #expect(created.archivePath == deployment.backups + "/mtshield-20260528-202640.tar.lz4")
+        #expect(created.sidecarPath == created.archivePath + ".sha256")
+        #expect(Set(created.files.map(\.role)) == ["proxy-config", "blocklist", "auditor-config", "auditor-state", "include"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: deployment.backups + "/latest")
+                == "mtshield-20260528-202640.tar.lz4")
+        #expect(try permissions(created.archivePath) == 0o600)
+        #expect(try permissions(deployment.backups) == 0o700)
+        #expect(try ArchiveVerifier.verify(archivePath: created.archivePath).isVerified)
+
+        // Change and remove the originals, then restore from `latest`.
+        for file in deployment.files { try Data("changed\n".utf8).write(to: URL(fileURLWithPath: file)) }
+        chmod(deployment.proxyConfig, 0o666)
+        unlink(deployment.blocklist)
+        let archive = try ConfigurationBackup.resolve(nil, directory: deployment.backups)
+        #expect(archive == created.archivePath)
+        let restored = try ConfigurationBackup.restore(archivePath: archive)
+        #expect(Set(restored.files) == Set(deployment.files))
+        #expect(try deployment.contents() == original)
+        #expect(try permissions(deployment.proxyConfig) == 0o600)
+        #expect(try permissions(deployment.blocklist) == 0o640)
+        #expect(try permissions(deployment.extra) == 0o644)
+        // No staging left behind, beside the files or in the backups.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.directory.file("etc")).sorted()
+                == ["blocklist.txt", "extra.txt", "mtauditor.yaml", "mtproxy.yaml"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.backups).sorted()
+                == ["latest", "mtshield-20260528-202640.tar.lz4", "mtshield-20260528-202640.tar.lz4.sha256"])
+    }
+
+    @Test func restoreUnderARootWritesNothingElsewhere() throws {
+        let deployment = try Deployment()
+        let created = try deployment.backup()
+        let root = try TemporaryDirectory()
+        let restored = try ConfigurationBackup.restore(archivePath: created.archivePath, root: root.path)
+        #expect(restored.files == deployment.files.map { root.path + $0 })
+        #expect(try readBytes(root.path + deployment.state) == readBytes(deployment.state))
+    }
+
+    @Test func latestFollowsTheNewestBackupAndAMissingBlocklistIsSkipped() throws {
+        let deployment = try Deployment()
+        _ = try deployment.backup(at: 1_780_000_000_000)
+        unlink(deployment.blocklist)
+        let second = try deployment.backup(at: 1_780_000_060_000)
+        #expect(second.skipped.map(\.role) == ["blocklist"])
+        #expect(try ConfigurationBackup.resolve(nil, directory: deployment.backups) == second.archivePath)
+        #expect(try ConfigurationBackup.resolve("mtshield-20260528-202640.tar.lz4", directory: deployment.backups)
+                .hasSuffix("mtshield-20260528-202640.tar.lz4"))
+    }
+
+    enum Damage: String, CaseIterable {
+        case flippedByte, truncated, sidecarMismatch, sidecarMissing
+    }
+
+    @Test(arguments: Damage.allCases)
+    func aDamagedBackupIsRefusedAndNothingIsWritten(damage: Damage) throws {
+        let deployment = try Deployment()
+        let created = try deployment.backup()
+        var bytes = try readBytes(created.archivePath)
+        switch damage {
+        case .flippedByte:
+            bytes[bytes.count / 2] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: created.archivePath))
+        case .truncated:
+            try Data(bytes.prefix(bytes.count - 100)).write(to: URL(fileURLWithPath: created.archivePath))
+        case .sidecarMismatch:
+            try Data((String(repeating: "0", count: 64) + "  mtshield-20260528-202640.tar.lz4\n").utf8)
+                .write(to: URL(fileURLWithPath: created.sidecarPath))
+        case .sidecarMissing:
+            unlink(created.sidecarPath)
+        }
+        for file in deployment.files { try Data("current\n".utf8).write(to: URL(fileURLWithPath: file)) }
+        let before = try deployment.contents()
+        #expect(throws: ForensicsError.self) {
+            try ConfigurationBackup.restore(archivePath: created.archivePath)
+        }
+        #expect(try deployment.contents() == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deployment.directory.file("etc")).count == 4)
+    }
+
+    @Test func aMissingRequiredFileStopsTheBackup() throws {
+        let deployment = try Deployment()
+        let sources = try ConfigurationBackup.sources(proxyConfig: deployment.proxyConfig, auditorConfig: nil,
+                                                      includes: [deployment.directory.file("nothing-here")])
+        #expect(throws: ForensicsError.self) {
+            try ConfigurationBackup.create(sources: sources, into: deployment.backups, nowMilliseconds: 0)
+        }
+        #expect(throws: ForensicsError.self, "an empty backup must be refused") {
+            try ConfigurationBackup.create(sources: [], into: deployment.backups, nowMilliseconds: 0)
+        }
+    }
+
+    private func permissions(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+    }
+}
