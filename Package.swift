@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "mtforensics", targets: ["mtforensics"]),
         // For the benchmark package in Benchmarks/, whose load client and fake DC use the same ciphers.
         .library(name: "MTCrypto", targets: ["MTCrypto"]),
+        // For the benchmark package's nftables ban-rate program.
+        .library(name: "Auditor", targets: ["Auditor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // C libraries, each behind one small module.
@@ -67,6 +70,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
         .target(name: "Forensics", dependencies: [
             "EventLog", "ConfigFile", "MTCrypto", "CMTZlib", "CMTLZ4",
@@ -84,7 +88,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtauditor", dependencies: [
-            "Auditor", "ConfigFile",
+            "Auditor", "ConfigFile", "EventLog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,7 +112,7 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: [
-            "Auditor", "EventLog", "ConfigFile",
+            "Auditor", "EventLog", "ConfigFile", "Proxy",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

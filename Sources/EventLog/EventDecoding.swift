@@ -378,8 +378,8 @@ private struct EventLineScanner {
         let start = index + 1
         if index < bytes.count, bytes[index] == Self.quote, let end = plainStringEnd(from: start) {
             let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            for known in Self.knownActions where known.rawValue.utf8.count == raw.count {
-                if known.rawValue.utf8.elementsEqual(raw) {
+            for (name, known) in Self.knownActions where name.utf8CodeUnitCount == raw.count {
+                if memoryEqual(UnsafeBufferPointer(start: name.utf8Start, count: raw.count), raw) {
                     index = end + 1
                     return known
                 }
@@ -390,10 +390,13 @@ private struct EventLineScanner {
         return EventAction(rawValue: text)
     }
 
-    private static let knownActions: [EventAction] = [
-        .handshakeFailed, .connectionAccepted, .handshakeSucceeded, .sessionClosed, .connectionRejected,
-        .probeForwarded, .upstreamFailed, .eventsDropped, .proxyStarted, .proxyStopped, .configReloaded,
-        .configRejected, .blocklistReloaded, .secretRotated,
+    private static let knownActions: [(StaticString, EventAction)] = [
+        ("handshake.failed", .handshakeFailed), ("connection.accepted", .connectionAccepted),
+        ("handshake.succeeded", .handshakeSucceeded), ("session.closed", .sessionClosed),
+        ("connection.rejected", .connectionRejected), ("probe.forwarded", .probeForwarded),
+        ("upstream.failed", .upstreamFailed), ("events.dropped", .eventsDropped), ("proxy.started", .proxyStarted),
+        ("proxy.stopped", .proxyStopped), ("config.reloaded", .configReloaded), ("config.rejected", .configRejected),
+        ("blocklist.reloaded", .blocklistReloaded), ("secret.rotated", .secretRotated),
     ]
 
     private mutating func scanString(field: EventKey) throws(EventDecodingError) -> String {
@@ -767,6 +770,17 @@ private struct EventLineScanner {
 
 private func memoryEqual(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
     guard lhs.count == rhs.count else { return false }
-    for offset in 0..<lhs.count where lhs[offset] != rhs[offset] { return false }
+    guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return true }
+    // Eight bytes at a time: key matching runs for every key of every line.
+    var offset = 0
+    while offset + 8 <= lhs.count {
+        if UnsafeRawPointer(left + offset).loadUnaligned(as: UInt64.self)
+            != UnsafeRawPointer(right + offset).loadUnaligned(as: UInt64.self) { return false }
+        offset += 8
+    }
+    while offset < lhs.count {
+        if left[offset] != right[offset] { return false }
+        offset += 1
+    }
     return true
 }

@@ -54,6 +54,15 @@ import Testing
         }
     }
 
+    @Test(arguments: [EventAction.proxyStarted, .proxyStopped, .configReloaded, .configRejected, .blocklistReloaded,
+                      .connectionAccepted, .connectionRejected, .handshakeSucceeded, .handshakeFailed, .probeForwarded,
+                      .upstreamFailed, .sessionClosed, .eventsDropped, .secretRotated, "handshake.failedx", "probe"])
+    func everyActionDecodesToItself(action: EventAction) throws {
+        let line = Array(#"{"@timestamp":"2026-05-01T00:00:00.000Z","event.action":"\#(action.rawValue)"}"#.utf8)
+        #expect(try Self.decode(line, keeping: []).get().action.rawValue == action.rawValue)
+        #expect(try Self.decode(line, keeping: nil).get().action.rawValue == action.rawValue)
+    }
+
     @Test func mutatedLinesAreRejectedAlikeAndNeverCrash() {
         var random = SplitMix64(seed: 0xbad)
         var rejected = 0, accepted = 0

@@ -20,9 +20,10 @@ import Testing
 
     """
 
+    /// As `mtforensics runbook` writes it (JournalEntry).
     static let journal = """
-    {"seq":1,"time":"2026-03-01T00:05:00.000Z","kind":"runbook.started","runbook":"flood","actor":"alice","hash":"00"}
-    {"seq":2,"time":"2026-03-01T00:06:00.000Z","kind":"step.done","step":"preserve","note":"snapshot taken","hash":"11"}
+    {"actor":"alice","event":"started","evidence":[],"hash":"aa","incident":"INC-1","prev":"00","runbook":{"id":"flood","version":1},"seq":1,"time":"2026-03-01T00:05:00.000Z"}
+    {"actor":"alice","event":"step_done","evidence":[{"bytes":12,"path":"steps/preserve/stdout.txt","sha256":"ab12"}],"hash":"bb","incident":"INC-1","note":"snapshot taken","prev":"aa","seq":2,"step":"preserve","time":"2026-03-01T00:06:00.000Z"}
 
     """
 
@@ -42,18 +43,20 @@ import Testing
         #expect(ordered.count == 10)
         #expect(ordered.map(\.time) == ordered.map(\.time).sorted())
         #expect(ordered.map(\.kind).prefix(5) == ["connection.accepted", "connection.accepted", "handshake.failed", "alert", "decision"])
-        #expect(ordered[6].source == .journal && ordered[6].kind == "runbook.started")
+        #expect(ordered[6].source == .journal && ordered[6].kind == "started")
         #expect(ordered[2].origin.hasSuffix("events.jsonl:1"))
         #expect(ordered[2].details.contains(.init("reason", "bad_secret")))
         #expect(ordered[5].subject == "a1b2c3d4e5f60718")
-        #expect(!ordered[6].details.contains { $0.name == "hash" })
+        #expect(!ordered[6].details.contains { $0.name == "hash" || $0.name == "prev" })
+        #expect(ordered[7].details.contains(.init("evidence", "bytes=12;path=steps/preserve/stdout.txt;sha256=ab12")))
+        #expect(ordered[7].details.contains(.init("runbook.id", "flood")) == false && ordered[6].details.contains(.init("runbook.id", "flood")))
     }
 
     @Test func anAddressKeepsItsEventsTheDecisionsCoveringItAndTheJournal() throws {
         let (builder, _) = try builder(TimelineQuery(subject: TimelineQuery.subject("198.51.100.23")))
         let kinds = builder.ordered().map { "\($0.source.rawValue) \($0.kind)" }
         #expect(kinds == ["proxy connection.accepted", "proxy handshake.failed", "auditor alert", "auditor decision",
-                          "journal runbook.started", "journal step.done", "auditor decision"])
+                          "journal started", "journal step_done", "auditor decision"])
     }
 
     @Test func aNetworkKeepsEveryAddressInside() throws {
@@ -71,7 +74,7 @@ import Testing
         let from = RFC3339.milliseconds(Array("2026-03-01T00:00:02.000Z".utf8))!
         let until = RFC3339.milliseconds(Array("2026-03-01T00:05:30.000Z".utf8))!
         let (builder, _) = try builder(TimelineQuery(from: from, until: until))
-        #expect(builder.ordered().map(\.kind) == ["handshake.failed", "alert", "decision", "connection.accepted", "runbook.started"])
+        #expect(builder.ordered().map(\.kind) == ["handshake.failed", "alert", "decision", "connection.accepted", "started"])
     }
 
     @Test func badLinesAreNamedAndTheRestIsKept() throws {

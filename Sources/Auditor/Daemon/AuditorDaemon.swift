@@ -31,6 +31,6 @@ public struct AuditorDaemon {
     }
 
     private func target(_ blocker: BlockerSettings) throws(AuditorError) -> EnforcementTarget {
-        throw AuditorError.input(path: "blockers", message: "the \(blocker.name) blocker is not in this build yet")
+        EnforcementTarget(try blocker.makeBlocker(), now: now)
     }
 }

@@ -154,7 +154,7 @@ public final class AuditorPipeline {
             let problems: [String]
             switch error {
             case .rules(let errors): problems = errors.map(\.description)
-            case .input: problems = [error.description]
+            case .input, .state, .blocker: problems = [error.description]
             }
             for problem in problems {
                 logger.error("rules not reloaded; the previous rules stay in force", metadata: ["problem": "\(problem)"])

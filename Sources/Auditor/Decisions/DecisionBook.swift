@@ -23,9 +23,37 @@ public struct DecisionBook: Sendable {
         self.simulation = simulation
     }
 
+    /// A book restored from the state store: the decisions in force and how many times
+    /// each value was banned before, so that escalation carries across a restart.
+    public init(allowlist: [CIDR], simulation: Bool, active decisions: [Decision], banCounts: [String: Int]) {
+        self.init(allowlist: allowlist, simulation: simulation)
+        for decision in decisions {
+            if let existing = active[decision.value], existing.until >= decision.until { continue }
+            active[decision.value] = decision
+        }
+        earlierBans = banCounts
+    }
+
+    /// How many times `value` was banned so far.
+    public func banCount(of value: String) -> Int { earlierBans[value, default: 0] }
+
+    /// Takes in a decision made elsewhere (an operator's manual ban): it is in force and counts as a ban.
+    public mutating func adopt(_ decision: Decision) {
+        active[decision.value] = decision
+        earlierBans[decision.value, default: 0] += 1
+    }
+
+    /// Drops the decision on `value` (an operator's unban); its ban count remains.
+    @discardableResult
+    public mutating func lift(_ value: String) -> Decision? {
+        active.removeValue(forKey: value)
+    }
+
     /// True when a ban on `value` would touch an allowlisted address: the address is
     /// inside an allowlisted network, or the network overlaps one.
     public func isAllowlisted(_ value: String) -> Bool {
+        // Most deployments have none: skip parsing the value on every ban.
+        if allowlist.isEmpty { return false }
         if let address = IPAddress(value) {
             return allowlist.contains { $0.contains(address) }
         }

@@ -10,6 +10,10 @@ import EventLog
 public final class RuleEngine {
     private final class ActiveRule {
         let rule: Rule
+        // The parts read for every event, held apart so that the hot loop does not copy
+        // (retain and release) the whole `Rule` each time.
+        let conditions: [Condition]
+        let groupBy: [EventField]
         let detector: (any Detector)?
         let baseline: RateBaseline?
         let distinctField: EventField?
@@ -21,6 +25,8 @@ public final class RuleEngine {
 
         init(_ rule: Rule) {
             self.rule = rule
+            self.conditions = rule.conditions
+            self.groupBy = rule.groupBy
             switch rule.kind {
             case .threshold(let count, let window):
                 detector = SlidingWindowCounter(count: count, windowMilliseconds: window)
@@ -49,6 +55,11 @@ public final class RuleEngine {
                 limit = "mean + \(parameters.k)σ over \(parameters.history) × \(RuleEngine.format(parameters.intervalMilliseconds)), floor \(parameters.floor)"
             }
         }
+
+        func matches(_ event: Event) -> Bool {
+            for condition in conditions where !condition.matches(event) { return false }
+            return true
+        }
     }
 
     /// How often, in event time, idle groups and expired decisions are dropped.
@@ -70,6 +81,12 @@ public final class RuleEngine {
     }
 
     public var rules: [Rule] { active.map(\.rule) }
+
+    /// Swaps in a decision book: the one restored from the state store at start, or one
+    /// with an operator's manual bans and unbans taken in.
+    public func restore(_ book: DecisionBook) {
+        self.book = book
+    }
 
     /// Swaps in a new rule set (a reload). A rule whose definition did not change keeps
     /// its counters; decisions and ban histories are kept whatever changed.
@@ -121,7 +138,7 @@ public final class RuleEngine {
         if now >= nextSweep { sweep() }
         for entry in active {
             if let baseline = entry.baseline { baseline.advance(to: time) }
-            guard entry.rule.matches(event) else { continue }
+            guard entry.matches(event) else { continue }
             if let baseline = entry.baseline {
                 let value = entry.distinctField.flatMap { $0.text(of: event) }
                 let (level, alert) = baseline.observe(value: value, at: time)
@@ -131,14 +148,14 @@ public final class RuleEngine {
                 if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
                 continue
             }
-            guard let detector = entry.detector, let key = groupKey(entry.rule.groupBy, event) else { continue }
+            guard let detector = entry.detector, let key = groupKey(entry.groupBy, event) else { continue }
             let value = entry.distinctField.flatMap { $0.text(of: event) }
             if entry.distinctField != nil && value == nil { continue }
             entry.matched += 1
             let observation = detector.observe(group: key, value: value, at: time)
             entry.evidence?.append(group: key, level: observation.level, event: event)
             if explain {
-                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry.rule.groupBy, event),
+                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry.groupBy, event),
                                                  level: observation.level, limit: entry.limit)))
             }
             if let overflow = observation.overflow { raise(entry, overflow: overflow, event: event, into: &findings) }

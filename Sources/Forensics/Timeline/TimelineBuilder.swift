@@ -192,7 +192,11 @@ public struct TimelineBuilder {
                     if let value = nested[inner]?.scalar { details.append(.init(key + "." + inner, value)) }
                 }
             case .array(let list):
-                details.append(.init(key, list.compactMap(\.scalar).joined(separator: ",")))
+                let items = list.compactMap { item -> String? in
+                    guard case .object(let fields) = item else { return item.scalar }
+                    return fields.keys.sorted().compactMap { name in fields[name]?.scalar.map { "\(name)=\($0)" } }.joined(separator: ";")
+                }
+                details.append(.init(key, items.joined(separator: ",")))
             case let value:
                 if let text = value.scalar { details.append(.init(key, text)) }
             }
