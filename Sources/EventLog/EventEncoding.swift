@@ -13,6 +13,12 @@ extension Event {
     public func appendJSONLine(to buffer: inout [UInt8]) {
         var fields = encodedFields()
         var structureBytes = EncodedField.lineOverhead(of: fields)
+        // Hot path: an escape takes at most 6 bytes, so most lines need no exact count.
+        let rawTextBytes = fields.reduce(0) { $0 + $1.rawTextBytes }
+        if structureBytes + 6 * rawTextBytes <= Event.maximumLineBytes {
+            EncodedField.write(fields, to: &buffer)
+            return
+        }
         var textBytes = fields.reduce(0) { $0 + $1.textBytes }
         if structureBytes + textBytes <= Event.maximumLineBytes {
             EncodedField.write(fields, to: &buffer)
@@ -150,6 +156,12 @@ private struct EncodedField {
             }
         }
         return total
+    }
+
+    /// UTF-8 bytes of the free text before escaping.
+    var rawTextBytes: Int {
+        guard case .text(let text, _) = value else { return 0 }
+        return text.utf8.count
     }
 
     /// Escaped bytes of the free text this field will write.

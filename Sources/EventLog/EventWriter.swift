@@ -12,7 +12,10 @@ import Darwin
 
 /// The event log writer: an `EventSink` whose `emit` only appends to a bounded
 /// in-memory queue, and a thread of its own that applies the privacy policy, encodes
-/// and appends whole batches to the file (or standard output).
+/// and appends whole batches to the file (or standard output). Woken by the first event
+/// after a quiet spell, the thread gathers for `batchInterval` before it writes, so a
+/// busy proxy pays one wake-up and one write per interval rather than per event; a
+/// queue half full, `flush`, `reopen` and `shutdown` cut the wait short.
 ///
 /// When the queue is full, new events are dropped and counted; once the writer catches
 /// up it writes one `events.dropped` event (`labels.dropped`) and reports the count to
@@ -37,6 +40,8 @@ public final class EventWriter: EventSink {
         var accepted: UInt64 = 0
         var handled: UInt64 = 0
         var writerIsWaiting = false
+        /// The writer is gathering a batch: wake it only if the queue runs half full.
+        var writerIsGathering = false
         var reopenRequested = false
         var stopping = false
         var finished = false
@@ -53,12 +58,15 @@ public final class EventWriter: EventSink {
     private let now: @Sendable () -> Int64
     private let onDrop: @Sendable (UInt64) -> Void
     private let rotationCheckMilliseconds: Int
+    private let batchMilliseconds: Int
 
     /// Opens the destination (throws `EventLogError` if it cannot) and starts the writer thread.
     /// - Parameters:
     ///   - queueCapacity: events held before new ones are dropped (`events.queue_capacity`).
     ///   - instance: `proxy.instance` of the writer's own `events.dropped` events.
     ///   - rotationCheckInterval: how often the path is compared with the open file.
+    ///   - batchInterval: the longest an event waits in the queue for others to join it
+    ///     (unless the queue runs half full or a flush asks for it).
     ///   - now: wall clock in Unix milliseconds, for the writer's own events.
     ///   - onDrop: called on the writer thread with each batch of dropped events
     ///     (wire it to `ProxyStats.eventsDropped`).
@@ -69,6 +77,7 @@ public final class EventWriter: EventSink {
         instance: String? = nil,
         logger: Logger,
         rotationCheckInterval: Duration = .seconds(1),
+        batchInterval: Duration = .milliseconds(10),
         now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds,
         onDrop: @escaping @Sendable (UInt64) -> Void = { _ in }
     ) throws {
@@ -80,6 +89,8 @@ public final class EventWriter: EventSink {
         self.onDrop = onDrop
         let (seconds, attoseconds) = rotationCheckInterval.components
         self.rotationCheckMilliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+        let (batchSeconds, batchAttoseconds) = batchInterval.components
+        self.batchMilliseconds = max(0, Int(batchSeconds) * 1000 + Int(batchAttoseconds / 1_000_000_000_000_000))
         var initial = Queue()
         initial.pending.reserveCapacity(min(capacity, 4096))
         self.queue = Mutex(initial)
@@ -98,12 +109,20 @@ public final class EventWriter: EventSink {
             }
             queue.pending.append(event)
             queue.accepted += 1
+            if queue.writerIsGathering {
+                guard queue.pending.count >= urgentCount else { return false }
+                queue.writerIsGathering = false
+                return true
+            }
             let wake = queue.writerIsWaiting
             queue.writerIsWaiting = false
             return wake
         }
         if wake { wakeUp.signal() }
     }
+
+    /// A queue this full is written without waiting for the batch interval to end.
+    private var urgentCount: Int { max(1, capacity / 2) }
 
     /// Events dropped since start because the queue was full (or the writer had stopped,
     /// or a write failed).
@@ -178,7 +197,22 @@ public final class EventWriter: EventSink {
             lastRotationCheck = now
         }
         var carriedDrops: UInt64 = 0
+        /// Lets a batch grow for up to `batchMilliseconds` unless something is urgent.
+        func gather() {
+            guard batchMilliseconds > 0 else { return }
+            let gathering = queue.withLock { queue -> Bool in
+                let urgent = queue.stopping || queue.reopenRequested || !queue.flushWaiters.isEmpty
+                    || queue.pending.count >= urgentCount
+                queue.writerIsGathering = !urgent
+                return !urgent
+            }
+            guard gathering else { return }
+            _ = wakeUp.wait(timeout: .now() + .milliseconds(batchMilliseconds))
+            queue.withLock { $0.writerIsGathering = false }
+        }
+        var idle = true
         while true {
+            if !idle { gather() }
             let batch = queue.withLock { queue -> Batch? in
                 if queue.pending.isEmpty, queue.droppedSinceReport == 0, !queue.reopenRequested, !queue.stopping {
                     queue.writerIsWaiting = true
@@ -196,10 +230,12 @@ public final class EventWriter: EventSink {
                 return batch
             }
             guard var batch else {
-                _ = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds))
+                // Woken by an event after a quiet spell: gather before taking the batch.
+                idle = wakeUp.wait(timeout: .now() + .milliseconds(rotationCheckMilliseconds)) == .timedOut
                 followRotation()
                 continue
             }
+            idle = false
             // Before writing, so that a batch after a rotation lands in the new file.
             if batch.reopen { output.reopen() } else { followRotation() }
 

@@ -7,7 +7,7 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::` compression and an
     /// embedded IPv4 tail). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes `.v4`.
     public init?(_ text: some StringProtocol) {
-        if let v4 = IPAddress.parseV4(Substring(text)) {
+        if let v4 = IPAddress.parseV4(text.utf8) {
             self = .v4(v4)
         } else if let v6 = IPAddress.parseV6(Substring(text)) {
             self = IPAddress(bytes16: v6)
@@ -72,24 +72,51 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .v4:
-            return bytes.map(String.init).joined(separator: ".")
+        case .v4(let value):
+            // Every event carries an address as text: format without intermediate arrays.
+            return String(unsafeUninitializedCapacity: 15) { out in
+                var count = 0
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+                    if octet >= 100 { out[count] = 0x30 + octet / 100; count += 1 }
+                    if octet >= 10 { out[count] = 0x30 + octet / 10 % 10; count += 1 }
+                    out[count] = 0x30 + octet % 10
+                    count += 1
+                    if shift > 0 { out[count] = UInt8(ascii: "."); count += 1 }
+                }
+                return count
+            }
         case .v6:
             return IPAddress.formatV6(bytes)
         }
     }
 
-    private static func parseV4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+    /// Four decimal octets of one to three ASCII digits, no leading zero. On UTF-8 bytes:
+    /// every accepted connection's address passes here.
+    private static func parseV4(_ text: some Collection<UInt8>) -> UInt32? {
         var value: UInt32 = 0
-        for part in parts {
-            guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let octet = UInt32(part), octet <= 255,
-                  part.count == 1 || part.first != "0" else { return nil }
-            value = value << 8 | octet
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        var leadingZero = false
+        for byte in text {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                dots += 1
+                octet = 0
+                digits = 0
+            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if digits == 0 { leadingZero = byte == UInt8(ascii: "0") } else if leadingZero { return nil }
+                digits += 1
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                guard digits <= 3, octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        return value
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
     }
 
     private static func parseV6(_ text: Substring) -> [UInt8]? {
@@ -111,7 +138,7 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
             let fields = part.split(separator: ":", omittingEmptySubsequences: false)
             for (index, field) in fields.enumerated() {
                 if index == fields.count - 1, allowV4Tail, field.contains(".") {
-                    guard let v4 = parseV4(field) else { return nil }
+                    guard let v4 = parseV4(field.utf8) else { return nil }
                     out.append(UInt16(v4 >> 16))
                     out.append(UInt16(v4 & 0xffff))
                 } else {
@@ -189,5 +216,5 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         address.isIPv4 == network.isIPv4 && address.masked(to: length) == network
     }
 
-    public var description: String { "\(network)/\(length)" }
+    public var description: String { network.description + "/" + String(length) }
 }

@@ -10,9 +10,15 @@ public final class IPHasher: Sendable {
     public static let hashLength = 32
     private static let millisecondsPerDay: Int64 = 86_400_000
 
+    /// Distinct addresses whose pseudonym is remembered for the day: each connection
+    /// writes several events, so the HMAC runs about once per address instead of per event.
+    public static let cacheCapacity = 4096
+
     private struct DayKey {
         var day: Int64
         var key: [UInt8]
+        /// Pseudonyms under `key`; dropped with it at midnight, emptied when full.
+        var known: [IPAddress: String] = [:]
     }
 
     private let current: Mutex<DayKey?>
@@ -28,13 +34,20 @@ public final class IPHasher: Sendable {
     /// The pseudonym of `address` on the UTC day containing `nowMilliseconds`.
     public func hash(_ address: IPAddress, nowMilliseconds: Int64) -> String {
         let day = nowMilliseconds >= 0 ? nowMilliseconds / Self.millisecondsPerDay : -1
-        let key = current.withLock { state -> [UInt8] in
-            if let state, state.day == day { return state.key }
+        let lookup = current.withLock { state -> (key: [UInt8], known: String?) in
+            if let state, state.day == day { return (state.key, state.known[address]) }
             let fresh = DayKey(day: day, key: makeKey())
             state = fresh
-            return fresh.key
+            return (fresh.key, nil)
         }
-        return HMACSHA256.authenticationCode(key: key, data: address.bytes).prefix(Self.hashLength / 2).hexString
+        if let known = lookup.known { return known }
+        let pseudonym = HMACSHA256.authenticationCode(key: lookup.key, data: address.bytes).prefix(Self.hashLength / 2).hexString
+        current.withLock { state in
+            guard state?.day == day else { return }
+            if state!.known.count >= Self.cacheCapacity { state!.known.removeAll(keepingCapacity: true) }
+            state!.known[address] = pseudonym
+        }
+        return pseudonym
     }
 
     /// True for text shaped like an `ip_hash` (lower-case hex of the right length).

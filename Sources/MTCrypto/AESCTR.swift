@@ -21,13 +21,23 @@ public final class AESCTR {
         self.context = context
         let keyBytes = Array(key)
         let ivBytes = Array(iv)
-        let ok = EVP_EncryptInit_ex(context, EVP_aes_256_ctr(), nil, keyBytes, ivBytes)
+        let ok = EVP_EncryptInit_ex(context, Self.cipher, nil, keyBytes, ivBytes)
         precondition(ok == 1, "EVP_EncryptInit_ex failed for AES-256-CTR")
     }
 
     deinit {
         EVP_CIPHER_CTX_free(context)
     }
+
+    /// Fetched once: `EVP_aes_256_ctr()` would make OpenSSL 3 look the implementation up
+    /// again at every init, which costs as much as the rest of a connection's key set-up.
+    /// Never freed; read-only after the fetch, so shared by every thread.
+    nonisolated(unsafe) private static let cipher: OpaquePointer = {
+        guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-CTR", nil) else {
+            fatalError("EVP_CIPHER_fetch(AES-256-CTR) failed")
+        }
+        return cipher
+    }()
 
     /// XORs the next `buffer.count` keystream bytes into `buffer`, in place.
     /// Encryption and decryption are the same operation in CTR mode.

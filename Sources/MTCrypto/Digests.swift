@@ -7,9 +7,15 @@ public struct SHA256: ~Copyable {
 
     public init() {
         guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
-        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
+        precondition(EVP_DigestInit_ex(context, Self.digest, nil) == 1, "EVP_DigestInit_ex failed")
         self.context = context
     }
+
+    /// Fetched once, as `AESCTR.cipher`: spares OpenSSL 3's implicit fetch at every init.
+    nonisolated(unsafe) private static let digest: OpaquePointer = {
+        guard let digest = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("EVP_MD_fetch(SHA256) failed") }
+        return digest
+    }()
 
     deinit { EVP_MD_CTX_free(context) }
 

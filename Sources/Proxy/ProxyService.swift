@@ -6,6 +6,10 @@ import ServiceLifecycle
 import MTCrypto
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The proxy's listeners as a `Service`: binds every `listen` address, applies the
 /// accept-time policy, runs the obfuscated2 handshake and relays to Telegram's DCs.
 ///
@@ -30,7 +34,10 @@ public final class ProxyService: Service, Sendable {
 
     private struct State {
         var settings: ProxySettings
+        /// Every listening socket: one per event loop for each `listen` address.
         var listeners: [Channel] = []
+        /// One per `listen` address, in order.
+        var boundAddresses: [SocketAddress] = []
         var bound = false
         var accepting = true
         var sessions: [ObjectIdentifier: NIOLoopBound<ProxySession>] = [:]
@@ -76,15 +83,19 @@ public final class ProxyService: Service, Sendable {
     /// Connections are accepted only once `run()` starts.
     @discardableResult
     public func bind() async throws -> [SocketAddress] {
-        let (settings, existing) = state.withLock { ($0.settings, $0.bound ? $0.listeners : nil) }
+        let (settings, existing) = state.withLock { ($0.settings, $0.bound ? $0.boundAddresses : nil) }
         if let existing {
-            return existing.compactMap(\.localAddress)
+            return existing
         }
         var channels: [Channel] = []
+        var addresses: [SocketAddress] = []
         do {
             for text in settings.configuration.listen {
                 switch HostAndPort.parse(text, allowName: false, allowAnyPort: true) {
-                case .success(let endpoint): channels.append(try await bindListener(endpoint, text: text))
+                case .success(let endpoint):
+                    let sockets = try await bindListeners(endpoint, text: text)
+                    channels += sockets
+                    if let address = sockets.first?.localAddress { addresses.append(address) }
                 case .failure(let problem): throw Failure.invalidListenAddress(text, expected: problem.description)
                 }
             }
@@ -92,9 +103,9 @@ public final class ProxyService: Service, Sendable {
             for channel in channels { try? await channel.close() }
             throw error
         }
-        let addresses = channels.compactMap(\.localAddress)
         state.withLock {
             $0.listeners = channels
+            $0.boundAddresses = addresses
             $0.bound = true
         }
         for (text, address) in zip(settings.configuration.listen, addresses) {
@@ -103,28 +114,55 @@ public final class ProxyService: Service, Sendable {
         return addresses
     }
 
-    private func bindListener(_ endpoint: HostAndPort, text: String) async throws -> Channel {
-        var bootstrap = ServerBootstrap(group: group)
+    /// One listening socket per event loop, sharing the address through SO_REUSEPORT, each
+    /// keeping the connections it accepts on its own loop: accept, both legs of a session
+    /// and their timers never hop threads, which is most of what a connection set-up
+    /// costs beyond the kernel's work.
+    private func bindListeners(_ endpoint: HostAndPort, text: String) async throws -> [Channel] {
+        let loops = Array(group.makeIterator())
+        let shared = loops.count > 1
+        var channels: [Channel] = []
+        do {
+            if shared, endpoint.port != 0 {
+                // SO_REUSEPORT would let a second proxy on the same port take half the
+                // clients silently: bind once without it first, so that fails as before.
+                try await makeListenerBootstrap(endpoint, text: text, on: loops[0], shared: false)
+                    .bind(host: endpoint.host, port: endpoint.port).get().close()
+            }
+            var port = endpoint.port
+            for loop in loops {
+                let channel = try await makeListenerBootstrap(endpoint, text: text, on: loop, shared: shared)
+                    .bind(host: endpoint.host, port: port).get()
+                channels.append(channel)
+                port = channel.localAddress?.port ?? port
+            }
+            return channels
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw Failure.bindFailed(listen: text, reason: "\(error)")
+        }
+    }
+
+    private func makeListenerBootstrap(_ endpoint: HostAndPort, text: String, on loop: EventLoop, shared: Bool) -> ServerBootstrap {
+        var bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 4096)
             // Bound but not accepting until `run()`: the kernel queues clients meanwhile.
             .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.recvAllocator, value: RelayReadSizing.allocator)
-            .childChannelOption(.maxMessagesPerRead, value: RelayReadSizing.messagesPerRead)
             .childChannelInitializer { [self] channel in
-                accept(channel, listener: text)
-                return channel.eventLoop.makeSucceededVoidFuture()
+                RelayReadSizing.configure(channel, autoRead: true).assumeIsolated().map { [self] in
+                    accept(channel, listener: text)
+                }.nonisolated()
             }
+        if shared {
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+        }
         if endpoint.host.contains(":") {
             // Lets "[::]:P" and "0.0.0.0:P" both bind, as the default `listen` does.
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
-        do {
-            return try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()
-        } catch {
-            throw Failure.bindFailed(listen: text, reason: "\(error)")
-        }
+        return bootstrap
     }
 
     /// Serves until graceful shutdown (or cancellation, which skips the drain).
@@ -206,7 +244,7 @@ public final class ProxyService: Service, Sendable {
     private func accept(_ channel: Channel, listener: String) {
         let (settings, accepting) = state.withLock { ($0.settings, $0.accepting) }
         let remote = channel.remoteAddress
-        guard accepting, let remote, let text = remote.ipAddress, let source = IPAddress(text) else {
+        guard accepting, let remote, let source = IPAddress(remote) else {
             try? channel.pipeline.syncOperations.addHandler(ImmediateClose())
             return
         }

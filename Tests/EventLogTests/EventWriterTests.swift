@@ -89,6 +89,47 @@ import Glibc
         }
     }
 
+    @Test func aBatchIsWrittenWithinTheBatchIntervalWithoutAFlush() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
+                                     queueCapacity: 1000, logger: Self.logger, batchInterval: .milliseconds(50))
+        for sequence in 0..<5 { writer.emit(Self.event(sequence)) }
+        var written: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while written.count < 5, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            written = Self.sessionIDs((try? Self.lines(at: path)) ?? [])
+        }
+        #expect(written == Array(0..<5))
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
+    }
+
+    @Test func flushShutdownAndAHalfFullQueueDoNotWaitForALongBatchInterval() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("events.jsonl").path
+        let writer = try EventWriter(destination: .file(path), privacy: PrivacyPolicy(mode: .full),
+                                     queueCapacity: 10, logger: Self.logger, batchInterval: .seconds(3600))
+        writer.emit(Self.event(0))
+        #expect(await Self.blocking { writer.flush(timeout: .seconds(60)) })
+        #expect(Self.sessionIDs(try Self.lines(at: path)) == [0])
+        // Half the capacity wakes the gathering writer: nothing is dropped for want of a write.
+        for sequence in 1..<6 { writer.emit(Self.event(sequence)) }
+        var written: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while written.count < 6, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            written = Self.sessionIDs((try? Self.lines(at: path)) ?? [])
+        }
+        #expect(written == Array(0..<6))
+        writer.emit(Self.event(6))
+        #expect(await Self.blocking { writer.shutdown(timeout: .seconds(60)) })
+        #expect(Self.sessionIDs(try Self.lines(at: path)) == Array(0..<7))
+        #expect(writer.droppedCount == 0)
+    }
+
     @Test func aStalledFileDropsAndCountsThenReportsTheDrops() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -22,4 +22,34 @@ import Testing
         let address = try #require(IPAddress("2001:db8::1"))
         #expect(hasher.hash(address, nowMilliseconds: 0) == other.hash(address, nowMilliseconds: 0))
     }
+
+    @Test func rememberedPseudonymsMatchFreshOnesAndForgetTheDay() throws {
+        let fixedKey: @Sendable () -> [UInt8] = { Array(repeating: 9, count: 32) }
+        let hasher = IPHasher(makeKey: fixedKey)
+        let day: Int64 = 1_700_006_400_000
+        // More distinct addresses than the cache holds, each asked twice: every answer equals
+        // what a hasher that never saw the address computes.
+        for round in 0..<2 {
+            for index in 0..<(IPHasher.cacheCapacity + 100) {
+                let address = IPAddress.v4(0x0a00_0000 | UInt32(index))
+                let fresh = IPHasher(makeKey: fixedKey).hash(address, nowMilliseconds: day)
+                #expect(hasher.hash(address, nowMilliseconds: day) == fresh, "round \(round), address \(address)")
+            }
+        }
+        // A new day means a new key: the remembered pseudonym is not reused.
+        let rotating = IPHasher()
+        let address = try #require(IPAddress("198.51.100.9"))
+        let today = rotating.hash(address, nowMilliseconds: day)
+        #expect(rotating.hash(address, nowMilliseconds: day + 1) == today)
+        #expect(rotating.hash(address, nowMilliseconds: day + 86_400_000) != today)
+    }
+
+    @Test func manyAddressesStayConsistentPastTheCacheCapacity() {
+        let hasher = IPHasher(makeKey: { Array(repeating: 3, count: 32) })
+        let addresses = (0..<(2 * IPHasher.cacheCapacity + 7)).map { IPAddress.v6(0x2001_0db8_0000_0000, UInt64($0)) }
+        let first = addresses.map { hasher.hash($0, nowMilliseconds: 0) }
+        let second = addresses.map { hasher.hash($0, nowMilliseconds: 0) }
+        #expect(first == second)
+        #expect(Set(first).count == addresses.count)
+    }
 }

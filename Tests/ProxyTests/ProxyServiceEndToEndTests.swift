@@ -8,6 +8,10 @@ import Synchronization
 import Testing
 @testable import Proxy
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A DC stand-in on 127.0.0.1: reads the proxy's header, records tag and index, then echoes
 /// every payload byte back through the DC → client keystream; on EOF it echoes what is
 /// left and shuts its output (so half-close is exercised end to end).
@@ -315,5 +319,33 @@ final class CollectingHandler: ChannelInboundHandler {
         let proxy = service(configuration, sink: RecordingEventSink())
         let error = await #expect(throws: ProxyService.Failure.self) { try await proxy.bind() }
         #expect(error?.description.hasPrefix("listen: 127.0.0.1: expected") == true)
+    }
+
+    @Test func aPortAnotherListenerHoldsIsRefusedNotShared() async throws {
+        // As another mtproxy would: SO_REUSEPORT set, so only the proxy's check refuses to share.
+        let other = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(other.localAddress?.port)
+        var configuration = TestSecrets.configuration()
+        configuration.listen = ["127.0.0.1:\(port)"]
+        let proxy = service(configuration, sink: RecordingEventSink())
+        let error = await #expect(throws: ProxyService.Failure.self) { try await proxy.bind() }
+        #expect(error?.description.hasPrefix("listen: 127.0.0.1:\(port): cannot bind") == true)
+        try await other.close()
+    }
+}
+
+@Suite struct IPAddressFromSocketAddressTests {
+    @Test(arguments: [("203.0.113.7", "203.0.113.7"), ("2001:db8::1", "2001:db8::1"), ("::ffff:192.0.2.1", "192.0.2.1"), ("::1", "::1")])
+    func matchesTheTextForm(text: String, expected: String) throws {
+        let socketAddress = try SocketAddress(ipAddress: text, port: 443)
+        let address = try #require(IPAddress(socketAddress))
+        #expect(address == IPAddress(expected))
+        #expect(address.description == expected)
+    }
+
+    @Test func aUnixSocketHasNoAddress() throws {
+        #expect(IPAddress(try SocketAddress(unixDomainSocketPath: "/tmp/x")) == nil)
     }
 }

@@ -23,6 +23,8 @@ final class ProxySession {
     let stats: ProxyStats
     let clock: ProxyClock
     let source: IPAddress
+    /// `source` as events carry it, formatted once for the session's several events.
+    private let sourceText: String
     let sourcePort: Int?
     let listener: String
     let clientChannel: Channel
@@ -51,6 +53,7 @@ final class ProxySession {
         self.stats = stats
         self.clock = clock
         self.source = source
+        self.sourceText = source.description
         self.sourcePort = sourcePort
         self.listener = listener
         self.clientChannel = clientChannel
@@ -61,7 +64,7 @@ final class ProxySession {
     func event(_ action: EventAction, outcome: EventOutcome? = nil, reason: String? = nil) -> Event {
         Event(
             timestampMilliseconds: clock.milliseconds(), action: action, outcome: outcome, reason: reason,
-            sourceIP: source.description, sourcePort: sourcePort, sessionID: id,
+            sourceIP: sourceText, sourcePort: sourcePort, sessionID: id,
             instance: settings.instance, listener: listener,
             transport: transport, secretName: secretName, dc: dc
         )
