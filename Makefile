@@ -26,7 +26,7 @@ NEEDS_RELEASE = $(if $(MTPROXY),,release)
 NEEDS_RELEASE_FORENSICS = $(if $(MTFORENSICS),,release)
 
 APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
-APT_TEST := $(APT_BUILD) lz4 nftables iproute2 python3-venv
+APT_TEST := $(APT_BUILD) lz4 nftables iproute2 logrotate python3-venv
 
 .PHONY: all deps test-deps venv build build-tests release run test swift-test e2e e2e-peer clean distclean
 .PHONY: start stop restart reload status logs monitor rotate backup restore

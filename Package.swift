@@ -117,7 +117,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Scenarios"), .copy("Fixtures")]),
-        .testTarget(name: "ForensicsTests", dependencies: ["Forensics", "MTCrypto"]),
+        .testTarget(name: "ForensicsTests", dependencies: [
+            "Forensics", "MTCrypto",
+            .product(name: "Yams", package: "Yams"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

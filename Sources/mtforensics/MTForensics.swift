@@ -8,6 +8,7 @@ struct MTForensics: ParsableCommand {
         abstract: "Evidence snapshots, verification, timelines and runbooks for mtshield.",
         version: ForensicsLibrary.version,
         subcommands: [SnapshotCommand.self, VerifyCommand.self, ListCommand.self, ExtractCommand.self,
-                      TimelineCommand.self, RunbookCommand.self, BackupCommand.self, RestoreCommand.self]
+                      TimelineCommand.self, RunbookCommand.self, BackupCommand.self, RestoreCommand.self,
+                      SecurityCheckCommand.self]
     )
 }
