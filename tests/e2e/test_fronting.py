@@ -154,6 +154,15 @@ def test_a_stale_hello_is_forwarded(fronted_proxy, site):
     assert proxy.wait_action("handshake.failed").get("mt.secret") == "main"
 
 
+def test_a_hello_for_another_domain_is_forwarded_when_sni_must_match(fronted_proxy, site):
+    proxy, secret = fronted_proxy(tls={"sni_policy": "match"})
+    key, _ = parse_secret(secret)
+    hello = client_hello(key, "other.example.org", int(time.time()))
+    with send_raw(proxy, hello):
+        reached_site_with(site, hello)
+    assert_forwarded(proxy, "tls_sni")
+
+
 def test_a_replayed_valid_hello_is_forwarded(fronted_proxy, site, fake_dc):
     proxy, secret = fronted_proxy()
 

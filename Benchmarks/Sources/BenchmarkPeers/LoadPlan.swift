@@ -7,6 +7,9 @@ public struct LoadPlan: Sendable {
     public var encryption: PeerEncryption
     /// The proxy's 16-byte key (the secret without its `dd` prefix); unused in plain mode.
     public var secret: [UInt8]
+    /// Set: the clients speak fake TLS with this domain as SNI (an `ee` secret), the
+    /// obfuscated2 client inside the records.
+    public var fakeTLSDomain: String?
     /// Clients come from 127.0.0.2, 127.0.0.3, …: this many distinct addresses.
     public var sourceAddresses: Int = 50
     /// Round trips before anything is measured, so lazy start-up costs are not counted.
@@ -31,6 +34,9 @@ public struct LoadPlan: Sendable {
         self.encryption = encryption
         self.secret = secret
     }
+
+    /// What the peers speak, for the table.
+    public var peers: String { fakeTLSDomain == nil ? encryption.rawValue : "faketls" }
 
     public var bulkBytes: Int {
         bulkConnections * 2 * bulkFramesPerDirection * BulkStream.frameLength

@@ -39,7 +39,7 @@ public final class LoadRunner: Sendable {
         var bulk = byCost[byCost.count / 2]
         bulk.roundsCPUSecondsPerGiB = rounds.map(\.proxyCPUSecondsPerGiB)
         let (errors, first) = failures.withLock { $0 }
-        return RunReport(relay: relayName, encryption: plan.encryption.rawValue,
+        return RunReport(relay: relayName, encryption: plan.peers,
                          idle: idle, setup: setup, bulk: bulk, errors: errors, firstError: first)
     }
 
@@ -138,6 +138,10 @@ public final class LoadRunner: Sendable {
                 .bind(to: try SocketAddress(ipAddress: sourceAddress, port: 0))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let domain = plan.fakeTLSDomain {
+                            try channel.pipeline.syncOperations.addHandler(
+                                FakeTLSClientHandler(key: plan.secret, domain: domain))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             LoadConnectionHandler(work: work, encryption: plan.encryption, secret: plan.secret, outcome: outcome))
                     }

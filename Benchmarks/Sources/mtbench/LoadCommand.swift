@@ -18,7 +18,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "obfuscated2, or plain for a relay that does no crypto.")
     var encryption: PeerEncryption = .obfuscated2
 
-    @Option(help: "The proxy's secret in hex: 32 digits, or 34 with the dd prefix.")
+    @Option(help: "The proxy's secret in hex: 32 digits, 34 with the dd prefix, or ee + 32 + the domain in hex (the clients then speak fake TLS).")
     var secret: String = "dd00000000000000000000000000000000"
 
     @Option(help: "PID of the process that relays (for nginx: the worker).")
@@ -52,8 +52,9 @@ struct LoadCommand: AsyncParsableCommand {
     var output: String?
 
     func validate() throws {
-        guard [32, 34].contains(secret.count), [UInt8](hex: secret) != nil else {
-            throw ValidationError("--secret: expected 32 hex digits, or 34 with the dd prefix")
+        guard [32, 34].contains(secret.count) || (secret.hasPrefix("ee") && secret.count > 34),
+              let bytes = [UInt8](hex: secret), !secret.hasPrefix("ee") || String(validating: bytes[17...], as: UTF8.self) != nil else {
+            throw ValidationError("--secret: expected 32 hex digits, 34 with the dd prefix, or ee + 32 + the domain in hex")
         }
         guard (1...250).contains(sources) else { throw ValidationError("--sources: 1 to 250") }
         guard idle > 0, setups > 0, bulkRounds > 0, parallel > 0, bulkConnections > 0, bulkMiB > 0 else {
@@ -62,8 +63,11 @@ struct LoadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let key = Array([UInt8](hex: secret)!.suffix(16))
+        let bytes = [UInt8](hex: secret)!
+        let fakeTLS = secret.hasPrefix("ee") && bytes.count > 17
+        let key = fakeTLS ? Array(bytes[1..<17]) : Array(bytes.suffix(16))
         var plan = LoadPlan(relay: try loopbackAddress(relay), encryption: encryption, secret: key)
+        if fakeTLS { plan.fakeTLSDomain = String(decoding: bytes[17...], as: UTF8.self) }
         plan.idleConnections = idle
         plan.setupConnections = setups
         plan.parallelSetups = parallel
