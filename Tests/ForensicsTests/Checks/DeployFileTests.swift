@@ -117,6 +117,13 @@ import Yams
         #expect(tmpfiles.contains("/var/log/mtshield   0750 mtproxy mtshield"))
         let sysusers = try DeployFiles.text("sysusers.d/mtshield.conf")
         #expect(sysusers.contains("u mtproxy   -:mtshield"))
+        // Every unit's user is created, in the group that shares the events and the blocklist.
+        for name in ["mtproxy.service", "mtauditor.service"] {
+            let directives = Self.unitDirectives(try DeployFiles.text(name))
+            let user = try #require(directives["User"]?.first, "\(name): User=")
+            #expect(directives["Group"] == ["mtshield"], "\(name)")
+            #expect(sysusers.split(separator: "\n").contains { $0.split(separator: " ").prefix(2) == ["u", Substring(user)] }, "\(name): \(user)")
+        }
     }
 
     // MARK: containers
