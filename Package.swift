@@ -95,7 +95,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mtforensics", dependencies: [
-            "Forensics", "ConfigFile",
+            "Forensics", "ConfigFile", "Auditor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

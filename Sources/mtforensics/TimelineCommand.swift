@@ -1,6 +1,12 @@
 import ArgumentParser
+import Auditor
 import ConfigFile
+import Dispatch
 import Forensics
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct TimelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,6 +31,9 @@ struct TimelineCommand: ParsableCommand {
     @Option(name: .customLong("auditor"), help: "Auditor output, JSON Lines of alerts and decisions (repeatable).")
     var auditorFiles: [String] = []
 
+    @Option(name: .customLong("state"), help: "An auditor state database (the auditor's `state:` file), for its decisions (repeatable).")
+    var states: [String] = []
+
     @Option(name: .customLong("journal"), help: "A runbook journal, incidents/ID/journal.jsonl (repeatable).")
     var journals: [String] = []
 
@@ -44,8 +53,8 @@ struct TimelineCommand: ParsableCommand {
     var format: String = "text"
 
     func validate() throws {
-        if archives.isEmpty && eventFiles.isEmpty && auditorFiles.isEmpty && journals.isEmpty {
-            throw ValidationError("give at least one --archive, --events, --auditor or --journal")
+        if archives.isEmpty && eventFiles.isEmpty && auditorFiles.isEmpty && journals.isEmpty && states.isEmpty {
+            throw ValidationError("give at least one --archive, --events, --auditor, --state or --journal")
         }
         guard TimelineFormat(rawValue: format) != nil else { throw ValidationError("--format: expected text, csv or jsonl") }
         if let address, TimelineQuery.subject(address) == nil {
@@ -81,6 +90,26 @@ struct TimelineCommand: ParsableCommand {
         } catch {
             throw CLIFailure(message: "\(error)", status: 1)
         }
+        defer { for database in builder.auditorDatabases { unlink(database.copy) } }
+        let databases = states.map { ($0, $0) } + builder.auditorDatabases.map { ($0.entry, $0.copy) }
+        for (name, path) in databases {
+            let decisions: [StoredDecision]
+            do {
+                decisions = try Self.storedDecisions(path: path)
+            } catch {
+                throw CLIFailure(message: "\(name): \(error)", status: 1)
+            }
+            for stored in decisions {
+                let decision = stored.decision
+                var details: [TimelineEntry.Detail] = [
+                    .init("scope", decision.scope.rawValue), .init("rule", decision.rule), .init("reason", decision.reason),
+                    .init("until", RFC3339.format(milliseconds: decision.until)), .init("repeat", String(decision.repeatCount)),
+                    .init("origin", decision.origin.rawValue), .init("simulated", String(decision.simulated)),
+                ]
+                if let ended = stored.ended { details.append(.init("ended", RFC3339.format(milliseconds: ended))) }
+                builder.add(decisionOf: decision.value, created: decision.created, details: details, origin: "\(name)#\(stored.id)")
+            }
+        }
         let output = TimelineFormat(rawValue: format)!
         var text = ""
         if let header = output.header { text += header + "\n" }
@@ -95,5 +124,31 @@ struct TimelineCommand: ParsableCommand {
         for problem in builder.problems { printError("mtforensics: \(problem)") }
         if builder.problemsNotKept > 0 { printError("mtforensics: \(builder.problemsNotKept) more unreadable lines not named") }
         if !builder.problems.isEmpty { throw ExitCode(3) }
+    }
+}
+
+extension TimelineCommand {
+    /// Every decision in an auditor state database, ended ones included.
+    static func storedDecisions(path: String) throws -> [StoredDecision] {
+        let outcome = Synchronization.Mutex<Result<[StoredDecision], any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let store = try await DecisionStore.open(path: path)
+                do {
+                    let decisions = try await store.decisions(since: Int64.min)
+                    await store.close()
+                    outcome.withLock { $0 = .success(decisions) }
+                } catch {
+                    await store.close()
+                    outcome.withLock { $0 = .failure(error) }
+                }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
     }
 }

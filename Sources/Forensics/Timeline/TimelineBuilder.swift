@@ -29,6 +29,9 @@ public struct TimelineBuilder {
     /// Problems beyond this many are counted, not kept.
     public var problemLimit = 1000
     public private(set) var problemsNotKept = 0
+    /// Auditor state databases found in archives, copied out to temporary files (the
+    /// caller reads them with the auditor's store and removes them): archive entry → copy.
+    public private(set) var auditorDatabases: [(entry: String, copy: String)] = []
 
     public init(query: TimelineQuery) {
         self.query = query
@@ -62,6 +65,11 @@ public struct TimelineBuilder {
         do {
             let reader = try EvidenceArchiveReader(path: path)
             while let entry = try reader.tar.next() {
+                if entry.type == .regular, entry.path.hasPrefix("auditor/"), entry.path.hasSuffix(".sqlite") {
+                    used.append(entry.path)
+                    auditorDatabases.append((path + ":" + entry.path, try Self.copyOut(reader)))
+                    continue
+                }
                 guard entry.type == .regular, let kind = Self.kind(ofArchivePath: entry.path) else { continue }
                 used.append(entry.path)
                 try read(ArchiveEntrySource(reader: reader), name: path + ":" + entry.path, as: kind)
@@ -72,6 +80,30 @@ public struct TimelineBuilder {
             throw .codec("\(path): \(error)")
         }
         return used
+    }
+
+    /// A decision from an auditor state database, kept if the query keeps it.
+    public mutating func add(decisionOf value: String, created: Int64, details: [TimelineEntry.Detail], origin: String) {
+        if query.keeps(auditorValue: value, time: created) {
+            entries.append(TimelineEntry(time: created, source: .auditor, kind: "decision", subject: value, details: details, origin: origin))
+        }
+    }
+
+    private static func copyOut(_ reader: EvidenceArchiveReader) throws -> String {
+        var template = Array("/tmp/mtforensics-timeline-XXXXXX".utf8CString)
+        let descriptor = mkstemp(&template)
+        guard descriptor >= 0 else { throw ForensicsError.lastIO("/tmp", "mkstemp") }
+        defer { close(descriptor) }
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try reader.readContent { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                guard written > 0 else { throw ForensicsError.lastIO(path, "write") }
+                offset += written
+            }
+        }
+        return path
     }
 
     /// Which archive entries the timeline reads, and as what.
