@@ -24,6 +24,11 @@ import Testing
         let archived = try run(["sh", "-c", "'\(binary)' timeline --archive '\(directory)/evidence.tar.lz4' --address 203.0.113.0/24 --format jsonl"])
         #expect(archived.contains("evidence.tar.lz4:auditor/decisions.sqlite#1"), "\(archived)")
 
+        let junk = directory + "/junk.sqlite"
+        try Data("not a database, 12 bytes of junk".utf8).write(to: URL(fileURLWithPath: junk))
+        let refused = try run(["sh", "-c", "'\(binary)' timeline --state '\(junk)' 2>&1; echo status=$?"])
+        #expect(refused.contains("\(junk): ") && refused.contains("not an SQLite database") && refused.hasSuffix("status=1\n"), "\(refused)")
+
         let other = try run(["sh", "-c", "'\(binary)' timeline --state '\(state)' --address 198.51.100.1"])
         #expect(other.isEmpty, "\(other)")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("mtforensics-timeline-") }
