@@ -11,6 +11,15 @@ extension Event {
 
     /// Appends `jsonLine()` to `buffer`, so a writer can encode a batch into one buffer.
     public func appendJSONLine(to buffer: inout [UInt8]) {
+        if labels.isEmpty, PlainLine.fits(self) {
+            PlainLine.write(self, to: &buffer)
+            return
+        }
+        appendJSONLineByFields(to: &buffer)
+    }
+
+    /// The general encoder: any labels, any text length (values shortened to fit).
+    func appendJSONLineByFields(to buffer: inout [UInt8]) {
         var fields = encodedFields()
         var structureBytes = EncodedField.lineOverhead(of: fields)
         // Hot path: an escape takes at most 6 bytes, so most lines need no exact count.
@@ -63,6 +72,113 @@ extension Event {
         }
         fields.append(.signed(.schemaVersion, Int64(Event.schemaVersion)))
         return fields
+    }
+}
+
+/// The writer's hot path: an event without labels whose free text cannot overflow the line
+/// even if every byte needed a six-byte escape, written field by field straight into the
+/// buffer, byte for byte what `EncodedField.write` writes. It spares the field array, its
+/// enum payloads and the length passes, which were most of the writer thread's work.
+private enum PlainLine {
+    /// `"key":` of each field, with the comma before every field but the first.
+    private static func prefix(_ key: LineKey, first: Bool = false) -> [UInt8] {
+        Array(((first ? "{" : ",") + "\"" + key.rawValue + "\":").utf8)
+    }
+    private static let timestamp = prefix(.timestamp, first: true)
+    private static let action = prefix(.action)
+    private static let outcome = prefix(.outcome)
+    private static let reason = prefix(.reason)
+    private static let sourceIP = prefix(.sourceIP)
+    private static let sourcePort = prefix(.sourcePort)
+    private static let sourceIPHash = prefix(.sourceIPHash)
+    private static let sourcePrefix = prefix(.sourcePrefix)
+    private static let sessionID = prefix(.sessionID)
+    private static let instance = prefix(.instance)
+    private static let listener = prefix(.listener)
+    private static let transport = prefix(.transport)
+    private static let secretName = prefix(.secretName)
+    private static let dc = prefix(.dc)
+    private static let bytesIn = prefix(.bytesIn)
+    private static let bytesOut = prefix(.bytesOut)
+    private static let duration = prefix(.duration)
+    private static let message = prefix(.message)
+    private static let schemaVersion = prefix(.schemaVersion)
+
+    /// Every byte but the free text when all fields are present: prefixes, quotes, the
+    /// timestamp, numbers at their widest (20 digits and a sign), the closing brace and newline.
+    private static let structureBound: Int = {
+        let prefixes = [timestamp, action, outcome, reason, sourceIP, sourcePort, sourceIPHash, sourcePrefix,
+                        sessionID, instance, listener, transport, secretName, dc, bytesIn, bytesOut,
+                        duration, message, schemaVersion].reduce(0) { $0 + $1.count }
+        let texts = 12
+        let numbers = 6
+        return prefixes + 2 * texts + (2 + JSONText.timestampLength) + 21 * numbers + 2
+    }()
+
+    static func fits(_ event: Event) -> Bool {
+        var text = event.action.rawValue.utf8.count
+        text += event.outcome?.rawValue.utf8.count ?? 0
+        text += event.reason?.utf8.count ?? 0
+        text += event.sourceIP?.utf8.count ?? 0
+        text += event.sourceIPHash?.utf8.count ?? 0
+        text += event.sourcePrefix?.utf8.count ?? 0
+        text += event.sessionID?.utf8.count ?? 0
+        text += event.instance?.utf8.count ?? 0
+        text += event.listener?.utf8.count ?? 0
+        text += event.transport?.rawValue.utf8.count ?? 0
+        text += event.secretName?.utf8.count ?? 0
+        text += event.message?.utf8.count ?? 0
+        return structureBound + 6 * text <= Event.maximumLineBytes
+    }
+
+    @inline(__always)
+    private static func text(_ prefix: [UInt8], _ value: String, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: prefix)
+        buffer.append(UInt8(ascii: "\""))
+        JSONText.appendEscaped(value, to: &buffer)
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    static func write(_ event: Event, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: timestamp)
+        buffer.append(UInt8(ascii: "\""))
+        JSONText.appendTimestamp(event.timestampMilliseconds, to: &buffer)
+        buffer.append(UInt8(ascii: "\""))
+        text(action, event.action.rawValue, to: &buffer)
+        if let value = event.outcome { text(outcome, value.rawValue, to: &buffer) }
+        if let value = event.reason { text(reason, value, to: &buffer) }
+        if let value = event.sourceIP { text(sourceIP, value, to: &buffer) }
+        if let value = event.sourcePort {
+            buffer.append(contentsOf: sourcePort)
+            JSONText.appendDecimal(Int64(value), to: &buffer)
+        }
+        if let value = event.sourceIPHash { text(sourceIPHash, value, to: &buffer) }
+        if let value = event.sourcePrefix { text(sourcePrefix, value, to: &buffer) }
+        if let value = event.sessionID { text(sessionID, value, to: &buffer) }
+        if let value = event.instance { text(instance, value, to: &buffer) }
+        if let value = event.listener { text(listener, value, to: &buffer) }
+        if let value = event.transport { text(transport, value.rawValue, to: &buffer) }
+        if let value = event.secretName { text(secretName, value, to: &buffer) }
+        if let value = event.dc {
+            buffer.append(contentsOf: dc)
+            JSONText.appendDecimal(Int64(value), to: &buffer)
+        }
+        if let value = event.bytesIn {
+            buffer.append(contentsOf: bytesIn)
+            JSONText.appendDecimal(value, to: &buffer)
+        }
+        if let value = event.bytesOut {
+            buffer.append(contentsOf: bytesOut)
+            JSONText.appendDecimal(value, to: &buffer)
+        }
+        if let value = event.durationMilliseconds {
+            buffer.append(contentsOf: duration)
+            JSONText.appendDecimal(value, to: &buffer)
+        }
+        if let value = event.message { text(message, value, to: &buffer) }
+        buffer.append(contentsOf: schemaVersion)
+        JSONText.appendDecimal(Int64(Event.schemaVersion), to: &buffer)
+        buffer.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
     }
 }
 

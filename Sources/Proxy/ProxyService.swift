@@ -150,9 +150,9 @@ public final class ProxyService: Service, Sendable {
             .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                RelayReadSizing.configure(channel, autoRead: true).assumeIsolated().map { [self] in
+                RelayReadSizing.configure(channel, autoRead: true) { [self] in
                     accept(channel, listener: text)
-                }.nonisolated()
+                }
             }
         if shared {
             bootstrap = bootstrap.serverChannelOption(

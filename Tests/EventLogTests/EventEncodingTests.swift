@@ -1,4 +1,4 @@
-import EventLog
+@testable import EventLog
 import Foundation
 import Testing
 
@@ -135,6 +135,31 @@ import Testing
                 #expect(object.keys.filter { $0.hasPrefix("labels.") }.count == event.labels.count)
             }
         }
+    }
+
+    /// The writer's fast path for label-free events that cannot overflow must write
+    /// exactly what the general field encoder writes, escapes and absent fields included.
+    @Test func fastPathWritesWhatTheFieldEncoderWrites() throws {
+        var random = SplitMix64(seed: 11)
+        var shortLines = 0
+        for round in 0..<600 {
+            var event = Self.randomEvent(&random)
+            event.labels = [:]
+            if round % 3 == 0 {
+                event.message = Self.randomText(&random, maximumLength: 12)
+                event.reason = Self.randomText(&random, maximumLength: 12)
+            }
+            var general: [UInt8] = []
+            event.appendJSONLineByFields(to: &general)
+            #expect(event.jsonLine() == general, "round \(round)")
+            if general.count < 1000 { shortLines += 1 }
+        }
+        var plain = Self.everyField
+        plain.labels = [:]
+        var general: [UInt8] = []
+        plain.appendJSONLineByFields(to: &general)
+        #expect(plain.jsonLine() == general)
+        #expect(shortLines > 100)
     }
 
     static func parse(_ line: [UInt8]) throws -> [String: Any] {

@@ -26,12 +26,30 @@ import Testing
         #expect(handshake.dc == -2)
         #expect(transport == .secure)
         #expect(targets == [.address(try SocketAddress(ipAddress: "127.0.0.1", port: 9))])
-        #expect(!machine.wantsInput)
+        #expect(machine.wantsInput, "reading goes on while the DC leg opens")
         guard case .none = machine.received(ByteBuffer(bytes: [6, 7])) else { Issue.record("connecting must hold bytes"); return }
         guard case .none = machine.inputClosed() else { Issue.record("EOF while connecting is remembered"); return }
+        #expect(!machine.wantsInput, "nothing to read after EOF")
         let (remainder, inputClosed) = machine.relayStarted()
         #expect(remainder?.bytes == extra + [6, 7])
         #expect(inputClosed)
+    }
+
+    @Test func readingPausesOnceTheConnectingLimitIsHeld() {
+        var machine = machine()
+        let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: 2)
+        guard case .connect = machine.received(ByteBuffer(bytes: client.header)) else { Issue.record("expected connect"); return }
+        let chunk = [UInt8](repeating: 7, count: 4096)
+        var held = 0
+        while machine.wantsInput {
+            _ = machine.received(ByteBuffer(bytes: chunk))
+            held += chunk.count
+            if held > 2 * HandshakeStateMachine.connectingReadLimit { break }
+        }
+        #expect(!machine.wantsInput)
+        #expect(held >= HandshakeStateMachine.connectingReadLimit)
+        #expect(held < HandshakeStateMachine.connectingReadLimit + chunk.count)
+        #expect(machine.relayStarted().remainder?.readableBytes == held)
     }
 
     @Test func timeoutOnlyAfterTheDeadline() {

@@ -22,7 +22,6 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let deadline: NIODeadline
     private let connector: any UpstreamConnecting
     private let failureRoute: any HandshakeFailureRoute
-    private var timer: Scheduled<Void>?
     private var deciding = true
 
     init(session: ProxySession, deadline: NIODeadline, connector: any UpstreamConnecting, failureRoute: any HandshakeFailureRoute) {
@@ -49,15 +48,14 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+        session.watchHandshake(deadline: deadline, owner: self) { [self] in
             guard deciding else { return }
             fail(context: context, reason: EventReason.timeout, secretName: nil, consumed: handshake.bytesRead, inputClosed: false)
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        session.stopWatchingHandshake(owner: self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,7 +84,7 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if deciding {
             deciding = false
-            timer?.cancel()
+            session.stopWatchingHandshake(owner: self)
             session.handshakeFailed(reason: EventReason.closedEarly)
         }
         session.noteCloseReason(EventReason.clientClosed)
@@ -104,7 +102,7 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func fail(context: ChannelHandlerContext, reason: String, secretName: String?, consumed: ByteBuffer, inputClosed: Bool) {
         deciding = false
-        timer?.cancel()
+        session.stopWatchingHandshake(owner: self)
         session.handshakeFailed(reason: reason, secretName: secretName)
         failureRoute.route(context: context, reason: reason, consumed: consumed, inputClosed: inputClosed)
     }
@@ -115,7 +113,7 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         deciding = false
-        timer?.cancel()
+        session.stopWatchingHandshake(owner: self)
         let next = HandshakeHandler(session: session, deadline: deadline, connector: connector, failureRoute: failureRoute)
         do {
             try context.pipeline.syncOperations.addHandler(next, position: .after(self))
@@ -140,7 +138,7 @@ final class ClientHelloHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func reply(context: ChannelHandlerContext, flight: [UInt8], hello: AuthenticatedHello, trailing: ByteBuffer) {
         deciding = false
-        timer?.cancel()
+        session.stopWatchingHandshake(owner: self)
         let records = FakeTLSRecordHandler()
         let inner = HandshakeHandler(
             session: session, deadline: deadline, insideFakeTLS: true, secrets: [hello.secret],

@@ -28,8 +28,6 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let session: ProxySession
     private let connector: any UpstreamConnecting
     private let failureRoute: any HandshakeFailureRoute
-    private var timer: Scheduled<Void>?
-    private var readHeld = false
     private var inputClosed = false
 
     /// - Parameter secrets: the keys to try (default: every configured secret).
@@ -49,14 +47,13 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: machine.deadline) { [self] in
+        session.watchHandshake(deadline: machine.deadline, owner: self) { [self] in
             perform(machine.timerFired(now: context.eventLoop.now), context: context)
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        session.stopWatchingHandshake(owner: self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -84,11 +81,11 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    /// While the DC leg opens, reading goes on up to a bound (`HandshakeStateMachine`):
+    /// pausing and resuming would cost two `epoll_ctl` calls per connection.
     func read(context: ChannelHandlerContext) {
         if machine.wantsInput {
             context.read()
-        } else {
-            readHeld = true
         }
     }
 
@@ -97,11 +94,11 @@ final class HandshakeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .none, .readMore:
             break
         case .fail(let reason, let consumed):
-            timer?.cancel()
+            session.stopWatchingHandshake(owner: self)
             session.handshakeFailed(reason: reason)
             failureRoute.route(context: context, reason: reason, consumed: consumed, inputClosed: inputClosed)
         case .connect(let handshake, let transport, let targets):
-            timer?.cancel()
+            session.stopWatchingHandshake(owner: self)
             session.handshakeSucceeded(secretName: handshake.secret.name, transport: transport, dc: handshake.dc)
             let session = self.session
             connector.connect(to: targets, on: context.eventLoop) { reason in

@@ -44,9 +44,19 @@ struct HandshakeStateMachine {
         self.secrets = secrets ?? settings.secrets
     }
 
-    /// True while more client bytes are wanted; afterwards reads wait for the relay.
+    /// Client bytes held while the DC leg opens before reads pause: a client normally sends
+    /// its first request right after the init packet, and rarely more before the answer.
+    static let connectingReadLimit = 64 * 1024
+
+    /// True while more client bytes are wanted: until the init packet is complete, then
+    /// while the DC leg opens, up to `connectingReadLimit`; afterwards reads wait for the relay.
     var wantsInput: Bool {
-        if case .awaitingHeader = state { true } else { false }
+        switch state {
+        case .awaitingHeader: true
+        case .connecting(let remainder, let inputClosed):
+            !inputClosed && (remainder?.readableBytes ?? 0) < Self.connectingReadLimit
+        case .relaying, .failed: false
+        }
     }
 
     /// - Parameter now: monotonic time, for the replay filter.

@@ -10,8 +10,9 @@ extension EventReason {
 }
 
 /// One client connection from accept to close: its identity in events, its counters, its
-/// idle timer and the single `session.closed`. Lives on the client channel's event loop;
-/// every method must be called there.
+/// one timer (the handshake deadline, then the idle timeout) and the single
+/// `session.closed`. Lives on the client channel's event loop; every method must be
+/// called there.
 final class ProxySession {
     /// Relayed bytes are handed to `ProxyStats` once this many accumulate (and at close),
     /// so the shared lock is taken about once per 4 MiB, never per read.
@@ -40,8 +41,20 @@ final class ProxySession {
     private var unreportedFromClient: UInt64 = 0
     private var unreportedToClient: UInt64 = 0
     private var lastActivity: NIODeadline
-    private var idleTimer: Scheduled<Void>?
+    /// The session's only timer, armed from the first handshake handler until `finish`:
+    /// it serves the handshake deadline, then the idle timeout. Arming and cancelling a
+    /// timer is a good part of a connection set-up's cost, so the handshake's end does not
+    /// cancel it; it just fires as an idle check and re-arms.
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var handshakeWatch: HandshakeWatch?
     private var finished = false
+
+    private struct HandshakeWatch {
+        let owner: ObjectIdentifier
+        let deadline: NIODeadline
+        let expired: () -> Void
+    }
 
     init(
         settings: ProxySettings, events: any EventSink, stats: ProxyStats, clock: ProxyClock,
@@ -138,22 +151,53 @@ final class ProxySession {
         clientChannel.close(promise: nil)
     }
 
-    /// Starts watching for `limits.idle_timeout` without traffic either way. One timer per
-    /// session, re-armed only when it fires, so reads just store a timestamp.
-    func startIdleTimer() {
-        armIdleTimer(deadline: lastActivity + settings.idleTimeout)
+    /// `expired` runs once at `deadline` unless `owner` (the handler running the
+    /// handshake) calls `stopWatchingHandshake` first. A handler that hands the connection
+    /// to the next one lets the next one take the watch over.
+    func watchHandshake(deadline: NIODeadline, owner: AnyObject, expired: @escaping () -> Void) {
+        guard !finished else { return }
+        handshakeWatch = HandshakeWatch(owner: ObjectIdentifier(owner), deadline: deadline, expired: expired)
+        armTimer(deadline: deadline)
     }
 
-    private func armIdleTimer(deadline: NIODeadline) {
+    /// The handshake ended (either way) or `owner` left the pipeline; a watch another
+    /// handler took over stays.
+    func stopWatchingHandshake(owner: AnyObject) {
+        if handshakeWatch?.owner == ObjectIdentifier(owner) { handshakeWatch = nil }
+    }
+
+    /// Watches for `limits.idle_timeout` without traffic either way. The timer re-arms
+    /// only when it fires, so reads just store a timestamp.
+    func startIdleTimer() {
+        armTimer(deadline: lastActivity + settings.idleTimeout)
+    }
+
+    /// Arms the timer for `deadline` unless it is already due no later.
+    private func armTimer(deadline: NIODeadline) {
         guard !finished else { return }
-        idleTimer = clientChannel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            let due = lastActivity + settings.idleTimeout
-            if clientChannel.eventLoop.now >= due {
-                end(reason: EventReason.idleTimeout)
-            } else {
-                armIdleTimer(deadline: due)
-            }
+        if let armed = timerDeadline, armed <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = clientChannel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timerFired()
         }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        let now = clientChannel.eventLoop.now
+        if let watch = handshakeWatch {
+            guard now >= watch.deadline else { return armTimer(deadline: watch.deadline) }
+            handshakeWatch = nil
+            watch.expired()
+        } else {
+            let due = lastActivity + settings.idleTimeout
+            guard now >= due else { return armTimer(deadline: due) }
+            end(reason: EventReason.idleTimeout)
+        }
+        // After an expired handshake the client may be spliced to the fronting site.
+        armTimer(deadline: lastActivity + settings.idleTimeout)
     }
 
     /// The relay closes the DC leg after delivering what is queued for it; if the DC stops
@@ -171,8 +215,10 @@ final class ProxySession {
     func finish(defaultReason: String) {
         guard !finished else { return }
         finished = true
-        idleTimer?.cancel()
-        idleTimer = nil
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        handshakeWatch = nil
         lingerUpstream()
         reportBytes()
         if let transport, let dc {

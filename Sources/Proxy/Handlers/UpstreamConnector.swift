@@ -75,23 +75,25 @@ enum RelayReadSizing {
     static let messagesPerRead: UInt = 1
 
     /// Read sizing and half-closure for either leg, set straight on the channel from its
-    /// initializer: a bootstrap applies each of its options through a chain of futures,
-    /// which cost more per connection than accepting it.
-    static func configure(_ channel: Channel, autoRead: Bool) -> EventLoopFuture<Void> {
+    /// initializer, then `then` (on the channel's loop): a bootstrap applies each of its
+    /// options through a chain of futures, which cost more per connection than accepting it.
+    static func configure(_ channel: Channel, autoRead: Bool, then: @escaping @Sendable () -> Void = {}) -> EventLoopFuture<Void> {
         guard let options = channel.syncOptions else {
             return channel.setOption(.autoRead, value: autoRead)
                 .flatMap { channel.setOption(.allowRemoteHalfClosure, value: true) }
                 .flatMap { channel.setOption(.recvAllocator, value: allocator) }
                 .flatMap { channel.setOption(.maxMessagesPerRead, value: messagesPerRead) }
+                .map(then)
         }
         do {
             if !autoRead { try options.setOption(.autoRead, value: false) }
             try options.setOption(.allowRemoteHalfClosure, value: true)
             try options.setOption(.recvAllocator, value: allocator)
             try options.setOption(.maxMessagesPerRead, value: messagesPerRead)
-            return channel.eventLoop.makeSucceededVoidFuture()
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
+        then()
+        return channel.eventLoop.makeSucceededVoidFuture()
     }
 }
