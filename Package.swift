@@ -86,6 +86,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
+            // Its SQLite (the C module VaporCSQLite): consistent copies of the auditor's state.
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
 
         // Thin executables: argument parsing and service wiring only.
@@ -136,7 +138,7 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: [
-            "Forensics", "MTCrypto",
+            "Forensics", "MTCrypto", "Auditor",
             .product(name: "Yams", package: "Yams"),
         ]),
     ],

@@ -10,7 +10,7 @@ extension ProxyConfiguration: ConfigFileFormat {
         "blocklist", "events", "stats", "user", "allow_root", "public_host", "public_port",
         "rotation",
     ]
-    static let secretKeys: Set<String> = ["name", "secret", "retires_at"]
+    static let secretKeys: Set<String> = ["name", "secret", "retires_at", "created"]
 
     public static func decodeSections(of mapping: ConfigMapping, into configuration: inout ProxyConfiguration, errors: inout ConfigErrors) {
         errors.collect { () throws(ConfigError) in
@@ -139,6 +139,7 @@ extension ProxyConfiguration: ConfigFileFormat {
                 throw secretValue.error("has the same key as the secret \(other.name) at line \(other.line); each secret needs its own key")
             }
             secret.retiresAtMilliseconds = try entry.optional("retires_at") { v throws(ConfigError) in try retirementTime(v) }
+            secret.createdMilliseconds = try entry.optional("created") { v throws(ConfigError) in try retirementTime(v) }
             names[secretName] = nameValue.line
             keys[secret.key] = (secretName, secretValue.line)
             result.append(secret)
