@@ -126,6 +126,55 @@ import Testing
         #expect(found.map(\.decision) == decisions)
     }
 
+    /// The same through the binaries, across processes as in production: the auditor's
+    /// connection (here, this process) holds the decisions in its WAL while `mtforensics
+    /// backup` runs; `mtforensics restore --root` puts back a state that holds them.
+    @Test func theBackupCommandCopiesALiveStateFromAnotherProcess() async throws {
+        let binary = CommandLineTests.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the mtforensics product first")
+        let deployment = try Deployment()
+        unlink(deployment.state)
+        let store = try await DecisionStore.open(path: deployment.state)
+        try await store.record([Decision(value: "203.0.113.0/24", scope: .cidr, rule: "scan", reason: "held by the WAL",
+                                         created: 1_780_000_000_000, until: 1_780_003_600_000, repeatCount: 2)])
+        #expect((SystemFiles.status(deployment.state + "-wal")?.st_size ?? 0) > 0)
+        let backup = try await runAsync([binary, "backup", "--proxy-config", deployment.proxyConfig,
+                                         "--auditor-config", deployment.auditorConfig, "--out", deployment.backups])
+        await store.close()
+        #expect(backup.status == 0, "\(backup.error)")
+        #expect(backup.text.contains("auditor-state: \(deployment.state)"), "\(backup.text)")
+
+        let root = try TemporaryDirectory()
+        let restore = try await runAsync([binary, "restore", "--dir", deployment.backups, "--root", root.path])
+        #expect(restore.status == 0, "\(restore.error)")
+        let restored = try await DecisionStore.open(path: root.path + deployment.state)
+        let found = try await restored.decisions(since: Int64.min)
+        await restored.close()
+        #expect(found.map(\.decision.value) == ["203.0.113.0/24"])
+        #expect(found.first?.decision.repeatCount == 2)
+    }
+
+    /// Runs a program without blocking a thread of the cooperative pool while it runs.
+    private func runAsync(_ arguments: [String]) async throws -> ToolRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let output = try TemporaryDirectory()
+        let stdout = FileHandle(forWritingAtPath: try output.write("out", ""))!
+        let stderr = FileHandle(forWritingAtPath: try output.write("err", ""))!
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        try stdout.close()
+        try stderr.close()
+        return ToolRun(status: status, output: try readBytes(output.file("out")),
+                       error: String(decoding: try readBytes(output.file("err")), as: UTF8.self))
+    }
+
     /// Restoring a database over one whose old `-wal` is still beside it: the stale WAL
     /// would be replayed over the restored pages, so it is removed.
     @Test func restoringADatabaseRemovesItsStaleWAL() async throws {
