@@ -156,6 +156,27 @@ final class RotationScene {
         #expect(scene.lineNumbers[7] == 7)
     }
 
+    @Test func linesWrittenToTheRenamedFileBeforeTheWriterReopensAreRead() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(1)
+        scene.drain()
+        try scene.rotate()
+        // The new file is there but empty: the writer has not reopened, and appends to the old one.
+        try scene.write(1)
+        scene.drain()
+        try scene.write(1)
+        scene.drain()
+        try scene.reopen()
+        try scene.write(2)
+        scene.drain()
+        #expect(scene.counted == Array(1...5))
+        scene.restart()
+        try scene.write(1)
+        scene.drain()
+        #expect(scene.counted == Array(1...6))
+    }
+
     @Test func aFileRotatedWhileDownIsReadOnFromTheSavedPosition() throws {
         let scene = try RotationScene()
         defer { scene.remove() }
