@@ -1,4 +1,4 @@
-import Auditor
+@testable import Auditor
 import EventLog
 import Foundation
 import Testing
@@ -238,6 +238,34 @@ final class RotationScene {
         try manager.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -100_000)], ofItemAtPath: scene.path + "-20261124")
         try scene.reopen()
         try scene.write(2)
+        scene.drain()
+        #expect(scene.counted == Array(1...5))
+    }
+
+    @Test(arguments: [
+        ("events.jsonl.1", true), ("events.jsonl.0", true), ("events.jsonl.12", true), ("events.jsonl-20261125", true),
+        ("events.jsonl-2026-11-25", true), ("events.jsonl_20261125.1", true), ("events.1.jsonl", true),
+        ("events-20261125.jsonl", true), ("events.jsonl.1.gz", false), ("events.jsonl-20261125.xz", false),
+        ("events.jsonl", false), ("events.jsonl.bak", false), ("events.jsonl.swp", false), ("events.jsonl.", false),
+        ("events.jsonl.1a", false), ("other.jsonl.1", false), ("events.jsonl1", false), ("events.json", false),
+        ("events.bak.jsonl", false), ("eventsX1.jsonl", false),
+    ])
+    func rotationNames(name: String, isRotation: Bool) {
+        #expect(RotatedFiles(beside: "/var/log/mtshield/events.jsonl").isRotationName(name) == isRotation)
+    }
+
+    @Test func aBackupCopyMadeWhileDownIsNotReadAsARotatedFile() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(3)
+        scene.drain()
+        scene.restart()
+        try scene.write(1)
+        try scene.rotate()
+        try scene.reopen()
+        try scene.write(1)
+        try FileManager.default.copyItem(atPath: scene.path + ".1", toPath: scene.path + ".bak")
+        try FileManager.default.copyItem(atPath: scene.path, toPath: scene.path + ".swp")
         scene.drain()
         #expect(scene.counted == Array(1...5))
     }
