@@ -44,6 +44,7 @@ if [[ ! -f "$config" ]]; then
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"
+        echo "    created: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "public_host: $public_host"
         # The auditor's bans (scripts/auditorctl.sh), picked up live.
         echo "blocklist: \"$(cd "$run_dir" && pwd)/blocklist.txt\""
