@@ -1,4 +1,4 @@
-import Auditor
+@testable import Auditor
 import EventLog
 import Foundation
 import Testing
@@ -156,6 +156,27 @@ final class RotationScene {
         #expect(scene.lineNumbers[7] == 7)
     }
 
+    @Test func linesWrittenToTheRenamedFileBeforeTheWriterReopensAreRead() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(1)
+        scene.drain()
+        try scene.rotate()
+        // The new file is there but empty: the writer has not reopened, and appends to the old one.
+        try scene.write(1)
+        scene.drain()
+        try scene.write(1)
+        scene.drain()
+        try scene.reopen()
+        try scene.write(2)
+        scene.drain()
+        #expect(scene.counted == Array(1...5))
+        scene.restart()
+        try scene.write(1)
+        scene.drain()
+        #expect(scene.counted == Array(1...6))
+    }
+
     @Test func aFileRotatedWhileDownIsReadOnFromTheSavedPosition() throws {
         let scene = try RotationScene()
         defer { scene.remove() }
@@ -221,6 +242,34 @@ final class RotationScene {
         #expect(scene.counted == Array(1...5))
     }
 
+    @Test(arguments: [
+        ("events.jsonl.1", true), ("events.jsonl.0", true), ("events.jsonl.12", true), ("events.jsonl-20261125", true),
+        ("events.jsonl-2026-11-25", true), ("events.jsonl_20261125.1", true), ("events.1.jsonl", true),
+        ("events-20261125.jsonl", true), ("events.jsonl.1.gz", false), ("events.jsonl-20261125.xz", false),
+        ("events.jsonl", false), ("events.jsonl.bak", false), ("events.jsonl.swp", false), ("events.jsonl.", false),
+        ("events.jsonl.1a", false), ("other.jsonl.1", false), ("events.jsonl1", false), ("events.json", false),
+        ("events.bak.jsonl", false), ("eventsX1.jsonl", false),
+    ])
+    func rotationNames(name: String, isRotation: Bool) {
+        #expect(RotatedFiles(beside: "/var/log/mtshield/events.jsonl").isRotationName(name) == isRotation)
+    }
+
+    @Test func aBackupCopyMadeWhileDownIsNotReadAsARotatedFile() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(3)
+        scene.drain()
+        scene.restart()
+        try scene.write(1)
+        try scene.rotate()
+        try scene.reopen()
+        try scene.write(1)
+        try FileManager.default.copyItem(atPath: scene.path + ".1", toPath: scene.path + ".bak")
+        try FileManager.default.copyItem(atPath: scene.path, toPath: scene.path + ".swp")
+        scene.drain()
+        #expect(scene.counted == Array(1...5))
+    }
+
     @Test func aFileCopiedAndTruncatedWhileDownIsReadOnInTheCopy() throws {
         let scene = try RotationScene()
         defer { scene.remove() }
@@ -237,6 +286,19 @@ final class RotationScene {
         try scene.write(1)
         scene.drain()
         #expect(scene.counted == Array(1...7))
+    }
+
+    @Test func aCopyIsFoundEvenWhenNothingOfTheFileWasReadBeforeTheStop() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(3)
+        // Committed while idle: the position is the start of the file, which has a first line by now.
+        scene.commit()
+        scene.restart()
+        try scene.copyTruncate()
+        try scene.write(1)
+        scene.drain()
+        #expect(scene.counted == Array(1...4))
     }
 
     @Test func aFileTruncatedWhileDownWithoutACopyIsReadFromItsBeginning() throws {

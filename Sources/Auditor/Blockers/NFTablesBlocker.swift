@@ -283,7 +283,7 @@ public struct NFTablesBlocker: Blocker {
 /// What an `NFTablesBlocker` has put in its sets since it last rebuilt them, and when the
 /// kernel drops each element: a value not there takes a single `add element`, the cheap
 /// path; only a value that may still be there needs delete-and-add for its new timeout to
-/// take effect (kernels before Linux 6.12 keep an existing element's timeout on `add`).
+/// take effect (older kernels keep an existing element's timeout on `add`; 6.18 updates it).
 /// Until a synchronization succeeds, and after a failure that leaves the sets unknown,
 /// every value may be there.
 final class ElementLedger: Sendable {

@@ -54,6 +54,14 @@ public indirect enum Condition: Sendable, Hashable {
         }
     }
 
+    /// `event.action: x` or `event.action: [x, y]`: what the engine indexes rules by.
+    var isActionFilter: Bool {
+        switch self {
+        case .equals(.action, _), .oneOf(.action, _): true
+        default: false
+        }
+    }
+
     /// The field the condition reads.
     var field: EventField {
         switch self {
@@ -63,7 +71,7 @@ public indirect enum Condition: Sendable, Hashable {
     }
 
     static func isWithin(_ text: String, _ networks: [CIDR]) -> Bool {
-        if text.contains("/") {
+        if text.utf8.contains(UInt8(ascii: "/")) {
             guard let prefix = CIDR(text) else { return false }
             return networks.contains { $0.length <= prefix.length && $0.contains(prefix.network) }
         }

@@ -7,8 +7,9 @@ import EventLog
 
 /// Follows one event file as the proxy appends to it, across both kinds of log rotation:
 ///
-/// - rename and create (logrotate's default): the old file is read to its end, then the
-///   new file at the path is read from its beginning;
+/// - rename and create (logrotate's default): the old file is read until the new file at
+///   the path has something in it (the writer has reopened), then to its end, then the new
+///   file from its beginning;
 /// - copy and truncate: when the file becomes shorter than the position, reading starts
 ///   again from its beginning.
 ///
@@ -74,8 +75,14 @@ public final class EventTail {
         }
         readThroughBacklog(into: &items, limit: limit)
         if items.count < limit, let replaced = replacedByNewFile() {
-            // Rename and create: finish the old file, then any rotated after it (more than one
-            // rotation between two polls), then the new one from its beginning.
+            // Rename and create: the writer goes on appending to the old file until it reopens
+            // the path (mtproxy notices within a second), so the old file is read until the
+            // new one has something in it. Then the old file to its end, any rotated after it
+            // (more than one rotation between two polls), and the new one from its beginning.
+            guard replaced.size > 0 else {
+                close(replaced.descriptor)
+                return items
+            }
             readLines(into: &items, limit: limit)
             if items.count < limit {
                 backlog = rotatedAfterCurrent(excluding: replaced) + [replaced]
@@ -99,7 +106,14 @@ public final class EventTail {
 
     /// Saves the position of every line handed out so far.
     public func commit() {
-        if let handedOut { store?.save(handedOut) }
+        guard var position = handedOut else { return }
+        if position.firstLineHash == 0, descriptor >= 0, position.device == device, position.inode == inode {
+            // Nothing read of it yet, but it may have a first line by now: what tells its copy after a copytruncate.
+            position.firstLineHash = Self.firstLineHash(of: descriptor)
+            if position.firstLineHash != 0 { firstLineHash = position.firstLineHash }
+            handedOut = position
+        }
+        store?.save(position)
     }
 
     private struct OpenFile {

@@ -8,10 +8,9 @@ import Darwin
 /// down across a rotation, the file its saved position names has moved (`events.jsonl.1`,
 /// `events.jsonl-20261125`), and the events after that position are still in it.
 ///
-/// Only regular, uncompressed files under a rotation name of the event file are looked at:
-/// `NAME.SUFFIX`, `NAME-SUFFIX`, `NAME_SUFFIX`, and with logrotate's `extension`,
-/// `STEM.SUFFIX.EXT` or `STEM-SUFFIX.EXT`. A compressed file is a new inode and its events
-/// cannot be tailed.
+/// Only regular, uncompressed files under a rotation name of the event file are looked at
+/// (`isRotationName`). A compressed file is a new inode and its events cannot be tailed:
+/// logrotate's `delaycompress` keeps the newest rotated file as it is.
 struct RotatedFiles {
     struct Entry {
         var name: String
@@ -38,14 +37,32 @@ struct RotatedFiles {
 
     static let compressedSuffixes = [".gz", ".xz", ".bz2", ".zst", ".lz4", ".lzma", ".Z", ".zip", ".br"]
 
+    /// `NAME` followed by `.`, `-` or `_` and a suffix of digits and date separators
+    /// (`NAME.1`, `NAME-20261125`, `NAME.2026-11-25`), or with logrotate's `extension`
+    /// such a suffix before the extension (`STEM.1.EXT`, `STEM-20261125.EXT`); not a
+    /// backup or an editor's file (`NAME.bak`, `NAME.swp`), and not compressed.
     func isRotationName(_ candidate: String) -> Bool {
         guard candidate != name, !Self.compressedSuffixes.contains(where: { candidate.hasSuffix($0) }) else { return false }
-        if [".", "-", "_"].contains(where: { candidate.hasPrefix(name + $0) }) { return true }
+        if let suffix = Self.suffix(of: candidate, after: name[...]), Self.isRotationSuffix(suffix) { return true }
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }
-        let stem = name[..<dot]
         let fileExtension = name[dot...]
-        return candidate.hasSuffix(fileExtension) && candidate.count > name.count
-            && [".", "-", "_"].contains(where: { candidate.hasPrefix(stem + $0) })
+        guard candidate.hasSuffix(fileExtension) else { return false }
+        let withoutExtension = candidate.dropLast(fileExtension.count)
+        guard let suffix = Self.suffix(of: String(withoutExtension), after: name[..<dot]) else { return false }
+        return Self.isRotationSuffix(suffix)
+    }
+
+    /// What follows `stem` and one separator in `candidate`.
+    private static func suffix(of candidate: String, after stem: Substring) -> Substring? {
+        guard candidate.hasPrefix(stem) else { return nil }
+        let rest = candidate.dropFirst(stem.count)
+        guard let separator = rest.first, ".-_".contains(separator) else { return nil }
+        return rest.dropFirst()
+    }
+
+    private static func isRotationSuffix(_ suffix: Substring) -> Bool {
+        suffix.first?.isASCII == true && suffix.first!.isNumber
+            && suffix.allSatisfy { ($0.isASCII && $0.isNumber) || ".-_".contains($0) }
     }
 
     /// Regular files under a rotation name, as `stat` sees them now.
