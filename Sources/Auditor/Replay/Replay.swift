@@ -50,8 +50,43 @@ public final class Replay {
             return nil
         }
 
-        for index in readers.indices { heads.append(try advance(index)) }
         var findings: [Finding] = []
+        func process(_ event: Event, line: Int, from index: Int) throws(AuditorError) {
+            summary.events += 1
+            findings.removeAll(keepingCapacity: true)
+            engine.process(event, into: &findings)
+            guard !findings.isEmpty else { return }
+            let source = engine.explain ? "\(readers[index].path):\(line)" : nil
+            for finding in findings {
+                switch finding {
+                case .alert: summary.alerts += 1
+                case .decision: summary.decisions += 1
+                case .match: break
+                }
+                output(finding.jsonLine(source: source))
+            }
+            if let reports {
+                for (alert, decision) in Finding.alertsWithDecisions(findings) {
+                    try reports.write(alert: alert, context: engine.evidence(for: alert, decision: decision))
+                    summary.reports += 1
+                }
+            }
+        }
+
+        if readers.count == 1 {
+            // Nothing to merge: each event goes from the reader to the rules without being
+            // held (and copied) as the head of its file.
+            while let item = try readers[0].next() {
+                switch item {
+                case .event(let event, let line): try process(event, line: line, from: 0)
+                case .malformed(let error):
+                    summary.malformed += 1
+                    malformed(error)
+                }
+            }
+            return summary
+        }
+        for index in readers.indices { heads.append(try advance(index)) }
         while true {
             var earliest: Int?
             for index in heads.indices {
@@ -61,26 +96,7 @@ public final class Replay {
                 }
             }
             guard let index = earliest, let head = heads[index] else { break }
-            summary.events += 1
-            findings.removeAll(keepingCapacity: true)
-            engine.process(head.event, into: &findings)
-            if !findings.isEmpty {
-                let source = engine.explain ? "\(readers[index].path):\(head.line)" : nil
-                for finding in findings {
-                    switch finding {
-                    case .alert: summary.alerts += 1
-                    case .decision: summary.decisions += 1
-                    case .match: break
-                    }
-                    output(finding.jsonLine(source: source))
-                }
-                if let reports {
-                    for (alert, decision) in Finding.alertsWithDecisions(findings) {
-                        try reports.write(alert: alert, context: engine.evidence(for: alert, decision: decision))
-                        summary.reports += 1
-                    }
-                }
-            }
+            try process(head.event, line: head.line, from: index)
             heads[index] = try advance(index)
         }
         return summary
