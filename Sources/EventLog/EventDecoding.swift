@@ -29,8 +29,8 @@ extension Event {
     /// Unknown keys are skipped so that an older auditor reads a newer producer's log;
     /// `null` counts as absent. `@timestamp` and `event.action` are required.
     public init(jsonLine line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) {
-        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
-        self = try scanner.decodeEvent()
+        var decoder = EventLineDecoder()
+        self = try decoder.decode(line, lineNumber: lineNumber)
     }
 
     /// Decodes one line keeping only `fields` (with `@timestamp` and `event.action`):
@@ -79,11 +79,21 @@ public struct EventLineDecoder: Sendable {
     }
 
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) -> Event {
+        var event = Event(timestampMilliseconds: 0, action: "")
+        try decode(line, lineNumber: lineNumber, into: &event)
+        return event
+    }
+
+    /// Decodes into `event`, every field of which is replaced; after an error its content
+    /// is unspecified. A reader that reuses one `Event` moves no event around per line.
+    public mutating func decode(
+        _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0, into event: inout Event
+    ) throws(EventDecodingError) {
         var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
         scanner.kept = fields
         scanner.lastDate = lastDate
         defer { lastDate = scanner.lastDate }
-        return try scanner.decodeEvent()
+        try scanner.decodeEvent(into: &event)
     }
 }
 
@@ -175,7 +185,56 @@ private enum EventKey: CaseIterable {
         }
     }
 
-    /// The key whose name is exactly these bytes. Every key of every line comes here: the
+    /// The bytes `guess` may read: the longest name and its closing quote.
+    static let guessedBytes = 18
+
+    /// The key whose name, followed by its closing quote, starts at `key` (which has at
+    /// least `guessedBytes` bytes). A decision on a byte or two names the only candidate,
+    /// so that a key is matched without first scanning for its end; nil leaves the key to
+    /// the general path.
+    static func guess(_ key: UnsafePointer<UInt8>) -> (EventKey, count: Int)? {
+        @inline(__always) func check(_ candidate: EventKey, _ name: StaticString) -> (EventKey, count: Int)? {
+            let count = name.utf8CodeUnitCount
+            return key[count] == UInt8(ascii: "\"") && sameBytes(key, name.utf8Start, count: count) ? (candidate, count) : nil
+        }
+        switch key[0] {
+        case UInt8(ascii: "@"): return check(.timestamp, "@timestamp")
+        case UInt8(ascii: "e"):
+            switch key[6] {
+            case UInt8(ascii: "a"): return check(.action, "event.action")
+            case UInt8(ascii: "o"): return check(.outcome, "event.outcome")
+            case UInt8(ascii: "r"): return check(.reason, "event.reason")
+            default: return check(.duration, "event.duration_ms")
+            }
+        case UInt8(ascii: "s"):
+            switch (key[1], key[7]) {
+            case (UInt8(ascii: "c"), _): return check(.schemaVersion, "schema.version")
+            case (UInt8(ascii: "e"), _): return check(.sessionID, "session.id")
+            case (_, UInt8(ascii: "i")):
+                return key[9] == UInt8(ascii: "_") ? check(.sourceIPHash, "source.ip_hash") : check(.sourceIP, "source.ip")
+            default:
+                return key[8] == UInt8(ascii: "o") ? check(.sourcePort, "source.port") : check(.sourcePrefix, "source.prefix")
+            }
+        case UInt8(ascii: "p"):
+            switch key[6] {
+            case UInt8(ascii: "i"): return check(.instance, "proxy.instance")
+            case UInt8(ascii: "l"): return check(.listener, "proxy.listener")
+            default: return check(.transport, "proxy.transport")
+            }
+        case UInt8(ascii: "m"):
+            switch (key[1], key[3]) {
+            case (UInt8(ascii: "e"), _): return check(.message, "message")
+            case (_, UInt8(ascii: "s")): return check(.secretName, "mt.secret")
+            default: return check(.dc, "mt.dc")
+            }
+        case UInt8(ascii: "n"):
+            return key[14] == UInt8(ascii: "i") ? check(.bytesIn, "network.bytes_in") : check(.bytesOut, "network.bytes_out")
+        default:
+            return nil
+        }
+    }
+
+    /// The key whose name is exactly these bytes, for a key `guess` did not name: the
     /// length and one or two bytes pick the only candidate, then a few word compares.
     static func named(_ key: UnsafePointer<UInt8>, count: Int) -> EventKey? {
         let candidate: EventKey
@@ -225,7 +284,7 @@ private struct EventLineScanner {
         EventDecodingError(line: lineNumber, field: field, message: message)
     }
 
-    mutating func decodeEvent() throws(EventDecodingError) -> Event {
+    mutating func decodeEvent(into event: inout Event) throws(EventDecodingError) {
         var end = bytes.count
         while end > 0, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
         guard end > 0 else { throw failure(nil, "empty line") }
@@ -233,7 +292,7 @@ private struct EventLineScanner {
             throw failure(nil, "line of \(end) bytes is over the \(Event.maximumLineBytes)-byte limit")
         }
         bytes = UnsafeBufferPointer(rebasing: bytes[..<end])
-        var event = Event(timestampMilliseconds: 0, action: "")
+        event = Event(timestampMilliseconds: 0, action: "")
         var sawTimestamp = false, sawAction = false
 
         skipWhitespace()
@@ -276,7 +335,6 @@ private struct EventLineScanner {
         guard index == end else { throw failure(nil, "unexpected text after the object at column \(index + 1)") }
         guard sawTimestamp else { throw failure(EventKey.timestamp.name, "missing") }
         guard sawAction else { throw failure(EventKey.action.name, "missing") }
-        return event
     }
 
     // MARK: Keys
@@ -297,6 +355,10 @@ private struct EventLineScanner {
 
     private mutating func scanKey() throws(EventDecodingError) -> ScannedKey {
         let start = index + 1
+        if start + EventKey.guessedBytes <= bytes.count, let (key, count) = EventKey.guess(bytes.baseAddress! + start) {
+            index = start + count + 1
+            return .known(key)
+        }
         if let plain = plainString(from: start) {
             index = plain.end + 1
             if let known = EventKey.named(bytes.baseAddress! + start, count: plain.end - start) { return .known(known) }
@@ -705,6 +767,20 @@ private struct EventLineScanner {
     }
 
     private mutating func scanInteger(field: EventKey) throws(EventDecodingError) -> Int64 {
+        // The usual case read in one pass: 1 to 18 digits, no sign, no leading zero, no
+        // fraction or exponent after them. Anything else takes the checked path below.
+        var digitsEnd = index
+        var plain: Int64 = 0
+        while digitsEnd < bytes.count, Self.isDigit(bytes[digitsEnd]) {
+            plain = plain &* 10 &+ Int64(bytes[digitsEnd] &- UInt8(ascii: "0"))
+            digitsEnd += 1
+        }
+        let digits = digitsEnd - index
+        if digits >= 1, digits <= 18, digits == 1 || bytes[index] != UInt8(ascii: "0"),
+           digitsEnd == bytes.count || (bytes[digitsEnd] != UInt8(ascii: ".") && bytes[digitsEnd] | 0x20 != UInt8(ascii: "e")) {
+            index = digitsEnd
+            return plain
+        }
         let (start, end, integral) = try scanNumberBounds(field: field.name)
         guard integral else { throw failure(field.name, "must be an integer") }
         var cursor = start

@@ -27,12 +27,16 @@ import Testing
     }
 
     /// Every known key takes no object; an unknown key takes anything. So a line with an
-    /// object under a key says whether the decoder recognised that key.
+    /// object under a key says whether the decoder recognised that key. With the key near
+    /// the end of the line and far from it, as the decoder reads a key that has many bytes
+    /// after it without looking for its end first.
     static func recognises(_ key: [UInt8]) -> Bool {
-        let line = Array(#"{"@timestamp":"2026-05-01T00:00:00.000Z","event.action":"a","#.utf8) + [UInt8(ascii: "\"")] + key
-            + Array(#"":{"x":[1]}}"#.utf8)
-        var decoder = EventLineDecoder()
-        return (try? decode(line, with: &decoder).get()) == nil
+        let start = Array(#"{"@timestamp":"2026-05-01T00:00:00.000Z","event.action":"a","#.utf8) + [UInt8(ascii: "\"")] + key
+        var near = EventLineDecoder(), far = EventLineDecoder()
+        let nearEnd = (try? decode(start + Array(#"":{}}"#.utf8), with: &near).get()) == nil
+        let farFromEnd = (try? decode(start + Array(#"":{"x":[1],"padding":"........................"}}"#.utf8), with: &far).get()) == nil
+        #expect(nearEnd == farFromEnd, "\(String(decoding: key, as: UTF8.self))")
+        return nearEnd
     }
 
     @Test func everyKeyIsRecognisedAndNoKeyOneByteAway() {
@@ -148,12 +152,16 @@ import Testing
         }
     }
 
-    /// A long run of random lines, valid and mutated, through one decoder gives what a fresh
-    /// decoder gives for each line alone: nothing carried from line to line changes a result.
+    /// A long run of random lines, valid and mutated, through one decoder into one event
+    /// gives what a fresh decoder gives for each line alone: nothing carried from line to
+    /// line changes a result.
     @Test func aSharedDecoderAgreesWithAFreshOneOnEveryLine() {
         var random = SplitMix64(seed: 0xdec0de)
         let fields = EventFieldSet(rawValue: EventFieldSet.all.rawValue & 0b1_0101_0101_0111)
         var shared = EventLineDecoder(keeping: fields)
+        // One event decoded into again and again, as `mtauditor replay` does: no field of
+        // an earlier line may survive into a later one.
+        var reused = Event(timestampMilliseconds: 0, action: "")
         var accepted = 0, rejected = 0
         for _ in 0..<10_000 {
             let event = EventDecodingTests.randomEvent(&random)
@@ -164,7 +172,15 @@ import Testing
                 bytes[position] = [UInt8(ascii: "0"), UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "T")][Int(random.next() % 4)]
             }
             var fresh = EventLineDecoder(keeping: fields)
-            switch (Self.decode(bytes, with: &shared), Self.decode(bytes, with: &fresh)) {
+            let reusing = bytes.withUnsafeBufferPointer { buffer -> Result<Event, EventDecodingError> in
+                do throws(EventDecodingError) {
+                    try shared.decode(buffer, lineNumber: 3, into: &reused)
+                    return .success(reused)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch (reusing, Self.decode(bytes, with: &fresh)) {
             case (.success(let one), .success(let other)):
                 accepted += 1
                 #expect(one == other)
@@ -177,5 +193,23 @@ import Testing
         }
         #expect(accepted > 1000)
         #expect(rejected > 100)
+    }
+
+    /// Counts read in one pass must agree with the JSON grammar and the checked path.
+    @Test(arguments: [
+        ("0", UInt64?(0)), ("7", 7), ("10", 10), ("00", nil), ("01", nil), ("123456789012345678", 123_456_789_012_345_678),
+        ("1234567890123456789", nil), ("1.0", nil), ("1e2", nil), ("1E2", nil), ("-0", 0), ("-5", nil), ("0.5", nil),
+        ("5.", nil), ("5e", nil), ("5 ", 5), ("5x", nil), ("", nil), ("\"5\"", nil),
+    ])
+    func countsAreReadAsTheGrammarSays(text: String, expected: UInt64?) {
+        for line in [#"{"@timestamp":"2026-05-01T00:00:00.000Z","event.action":"a","network.bytes_in":\#(text)}"#,
+                     #"{"network.bytes_in":\#(text),"@timestamp":"2026-05-01T00:00:00.000Z","event.action":"a"}"#] {
+            let result = Self.decode(line)
+            if let expected {
+                #expect((try? result.get())?.bytesIn == expected, "\(line)")
+            } else {
+                #expect(throws: EventDecodingError.self, "\(line)") { try result.get() }
+            }
+        }
     }
 }

@@ -49,14 +49,33 @@ public final class EventFileReader {
         if descriptor > 0 { close(descriptor) }
     }
 
+    /// What `next(into:)` found on the next line that is not blank.
+    public enum Found: Sendable {
+        case event(line: Int)
+        case malformed(EventDecodingError)
+    }
+
     /// The next event or malformed line; nil at the end of the input. Blank lines are skipped.
     public func next() throws(AuditorError) -> Item? {
+        var event = Event(timestampMilliseconds: 0, action: "")
+        switch try next(into: &event) {
+        case .event(let line): return .event(event, line: line)
+        case .malformed(let error): return .malformed(error)
+        case nil: return nil
+        }
+    }
+
+    /// As `next()`, decoding into `event`: the line's event after `.event`, unspecified
+    /// after `.malformed`. A reader of many lines reuses one `Event` rather than moving a
+    /// new one out for each line.
+    public func next(into event: inout Event) throws(AuditorError) -> Found? {
         while true {
             guard let line = try nextLine() else { return nil }
             lineNumber += 1
             if Self.isBlank(line) { continue }
             do throws(EventDecodingError) {
-                return .event(try decoder.decode(line, lineNumber: lineNumber), line: lineNumber)
+                try decoder.decode(line, lineNumber: lineNumber, into: &event)
+                return .event(line: lineNumber)
             } catch {
                 var error = error
                 error.file = path

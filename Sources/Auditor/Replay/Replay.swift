@@ -74,11 +74,12 @@ public final class Replay {
         }
 
         if readers.count == 1 {
-            // Nothing to merge: each event goes from the reader to the rules without being
-            // held (and copied) as the head of its file.
-            while let item = try readers[0].next() {
-                switch item {
-                case .event(let event, let line): try process(event, line: line, from: 0)
+            // Nothing to merge: each line is decoded into the same event, which goes to the
+            // rules without being held (and copied) as the head of its file.
+            var event = Event(timestampMilliseconds: 0, action: "")
+            while let found = try readers[0].next(into: &event) {
+                switch found {
+                case .event(let line): try process(event, line: line, from: 0)
                 case .malformed(let error):
                     summary.malformed += 1
                     malformed(error)
