@@ -2,7 +2,7 @@
 #   make run    install what is missing, build release, create run/mtproxy.yaml, start the proxy
 #   make test   install what is missing, build, run `swift test` and the end-to-end suite
 # Day to day (README.md, "Deployment"): start stop restart reload status logs [N=50]
-# monitor rotate backup restore [BACKUP=name].
+# monitor rotate backup restore [BACKUP=name] checklist.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -29,7 +29,7 @@ APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
 APT_TEST := $(APT_BUILD) lz4 nftables iproute2 logrotate python3-venv
 
 .PHONY: all deps test-deps venv build build-tests release run test swift-test e2e e2e-peer clean distclean
-.PHONY: start stop restart reload status logs monitor rotate backup restore
+.PHONY: start stop restart reload status logs monitor rotate backup restore checklist
 
 all: build
 
@@ -93,6 +93,12 @@ backup: $(NEEDS_RELEASE_FORENSICS)
 restore: $(NEEDS_RELEASE_FORENSICS)
 	@"$(FORENSICS_BIN)" restore $(BACKUP) --dir $(BACKUP_DIR)
 	@if scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) status >/dev/null; then scripts/proxyctl.sh "$(PROXY_BIN)" $(RUN_DIR) reload; fi
+
+# The security guide's checklist against this machine (`mtforensics check`): PASS, FAIL or
+# UNKNOWN per item with its fix; exit 1 when an item failed, 2 when one could not be decided.
+checklist: $(NEEDS_RELEASE_FORENSICS)
+	@"$(FORENSICS_BIN)" check --proxy-config $(RUN_DIR)/mtproxy.yaml \
+	    $(if $(wildcard $(RUN_DIR)/mtauditor.yaml),--auditor-config $(RUN_DIR)/mtauditor.yaml) --backups $(BACKUP_DIR)
 
 swift-test: build-tests
 	$(SWIFT) test --skip-build

@@ -49,8 +49,17 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
+        // A small HTTP/1 listener for read-only pages: mtproxy's stats, mtauditor's metrics.
+        .target(name: "LoopbackHTTP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         .target(name: "Proxy", dependencies: [
-            "MTCrypto", "EventLog", "ConfigFile",
+            "MTCrypto", "EventLog", "ConfigFile", "LoopbackHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -62,7 +71,7 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
         ]),
         .target(name: "Auditor", dependencies: [
-            "EventLog", "ConfigFile",
+            "EventLog", "ConfigFile", "LoopbackHTTP",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
             .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -77,6 +86,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
+            // Its SQLite (the C module VaporCSQLite): consistent copies of the auditor's state.
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
 
         // Thin executables: argument parsing and service wiring only.
@@ -103,6 +114,14 @@ let package = Package(
         .testTarget(name: "MTCryptoTests", dependencies: ["MTCrypto"]),
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog"]),
+        .testTarget(name: "LoopbackHTTPTests", dependencies: [
+            "LoopbackHTTP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ProxyTests", dependencies: [
             "Proxy", "MTCrypto", "EventLog", "ConfigFile",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -112,13 +131,14 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditorTests", dependencies: [
-            "Auditor", "EventLog", "ConfigFile", "Proxy",
+            "Auditor", "EventLog", "ConfigFile", "Proxy", "LoopbackHTTP",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Scenarios"), .copy("Fixtures")]),
         .testTarget(name: "ForensicsTests", dependencies: [
-            "Forensics", "MTCrypto",
+            "Forensics", "MTCrypto", "Auditor",
             .product(name: "Yams", package: "Yams"),
         ]),
     ],

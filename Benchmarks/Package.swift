@@ -26,6 +26,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Bans per second through the auditor's nftables blocker, inside a network namespace
+        // (Benchmarks/auditor/nft-bans.sh).
+        .executableTarget(name: "auditor-bans", dependencies: [
+            .product(name: "Auditor", package: rootPackageIdentity),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "BenchmarkPeersTests", dependencies: [
             "BenchmarkPeers",
             .product(name: "MTCrypto", package: rootPackageIdentity),

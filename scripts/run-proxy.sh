@@ -38,6 +38,7 @@ if [[ ! -f "$config" ]]; then
         echo "secrets:"
         echo "  - name: main"
         echo "    secret: $secret"
+        echo "    created: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "public_host: $public_host"
         echo "events:"
         echo "  path: \"-\""

@@ -26,17 +26,8 @@ public enum ConfigText {
         var index = 0
         var total: Int64 = 0
         while index < bytes.count {
-            let digitsStart = index
-            var number: Int64 = 0
-            while index < bytes.count, let digit = decimalDigit(bytes[index]) {
-                let (shifted, overflow1) = number.multipliedReportingOverflow(by: 10)
-                let (sum, overflow2) = shifted.addingReportingOverflow(digit)
-                if overflow1 || overflow2 { return nil }
-                number = sum
-                index += 1
-            }
-            guard index > digitsStart else { return nil }
-            let unitStart = index
+            guard case let (number, unitStart)? = decimalNumber(bytes, at: index) else { return nil }
+            index = unitStart
             while index < bytes.count, decimalDigit(bytes[index]) == nil { index += 1 }
             let unit = String(decoding: bytes[unitStart..<index], as: UTF8.self)
             guard let scale = durationUnits.first(where: { $0.suffix == unit })?.nanoseconds else { return nil }
@@ -75,17 +66,8 @@ public enum ConfigText {
     public static func byteSize(_ text: some StringProtocol) -> Int64? {
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty, bytes.count <= 64 else { return nil }
-        var index = 0
-        var number: Int64 = 0
-        while index < bytes.count, let digit = decimalDigit(bytes[index]) {
-            let (shifted, overflow1) = number.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = shifted.addingReportingOverflow(digit)
-            if overflow1 || overflow2 { return nil }
-            number = sum
-            index += 1
-        }
-        guard index > 0 else { return nil }
-        let unit = String(decoding: bytes[index...], as: UTF8.self)
+        guard case let (number, unitStart)? = decimalNumber(bytes, at: 0) else { return nil }
+        let unit = String(decoding: bytes[unitStart...], as: UTF8.self)
         guard let scale = sizeUnits[unit] else { return nil }
         let (value, overflow) = number.multipliedReportingOverflow(by: scale)
         return overflow ? nil : value
@@ -168,6 +150,21 @@ public enum ConfigText {
             swap(&previous, &current)
         }
         return previous[b.count]
+    }
+
+    /// The decimal digits from `start`, and where they end; nil when there are none or
+    /// their value does not fit in 64 bits.
+    private static func decimalNumber(_ bytes: [UInt8], at start: Int) -> (value: Int64, end: Int)? {
+        var index = start
+        var number: Int64 = 0
+        while index < bytes.count, let digit = decimalDigit(bytes[index]) {
+            let (shifted, overflow1) = number.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = shifted.addingReportingOverflow(digit)
+            if overflow1 || overflow2 { return nil }
+            number = sum
+            index += 1
+        }
+        return index > start ? (number, index) : nil
     }
 
     private static func decimalDigit(_ byte: UInt8) -> Int64? {

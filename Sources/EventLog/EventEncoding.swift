@@ -383,7 +383,7 @@ public enum JSONText {
     private static let earliestMilliseconds: Int64 = -62_167_219_200_000
     private static let latestMilliseconds: Int64 = 253_402_300_799_999
 
-    static func appendTimestamp(_ milliseconds: Int64, to buffer: inout [UInt8]) {
+    public static func appendTimestamp(_ milliseconds: Int64, to buffer: inout [UInt8]) {
         let clamped = min(max(milliseconds, earliestMilliseconds), latestMilliseconds)
         let (days, millisecondOfDay) = floorDivision(clamped, 86_400_000)
         let (year, month, day) = civilDate(daysSinceEpoch: days)

@@ -52,8 +52,7 @@ extension MTAuditor {
             var output = OutputBuffer()
             let summary: Auditor.Replay.Summary
             do {
-                summary = try Auditor.Replay(engine: engine, reports: reports.map(AlertReportWriter.init(directory:))).run(paths: files, output: { output.write($0) }, malformed: { error in
-                    output.flush()
+                summary = try Auditor.Replay(engine: engine, reports: reports.map(AlertReportWriter.init(directory:))).run(paths: files, writing: { output.write(taking: &$0) }, malformed: { error in
                     printError(error.description)
                 })
             } catch {
@@ -77,6 +76,13 @@ struct OutputBuffer {
         bytes.append(contentsOf: line.utf8)
         bytes.append(0x0A)
         if bytes.count >= 1 << 16 { flush() }
+    }
+
+    /// Writes `block` (whole lines) after what is buffered, and empties it.
+    mutating func write(taking block: inout [UInt8]) {
+        if bytes.isEmpty { swap(&bytes, &block) } else { bytes.append(contentsOf: block) }
+        block.removeAll(keepingCapacity: true)
+        flush()
     }
 
     mutating func flush() {

@@ -229,6 +229,78 @@ func run(_ argv: [String], input: String? = nil) throws -> String {
         #expect(Set(try await elements(namespace, set: "addr4").keys) == ["192.0.2.3"])
     }
 
+    /// The statements of a script, in order, with their verb, set and elements.
+    func statements(_ script: String) -> [String] {
+        script.split(separator: "\n").map { line in
+            line.replacingOccurrences(of: "element inet mtshield ", with: "").replacingOccurrences(of: " timeout ", with: "@")
+        }
+    }
+
+    @Test func aNewValueTakesOneAddAndOnlyValuesThatMayBeThereAreDeletedFirst() throws {
+        let blocker = try NFTablesBlocker(table: "mtshield", command: ["false"], timeout: .seconds(9))
+        let now: Int64 = 10_000_000
+        let changes = NFTablesBlocker.changes(added: [decision("192.0.2.1", created: now, until: now + 3_600_000),
+                                                      decision("192.0.2.2", created: now, until: now + 3_600_000),
+                                                      decision("192.0.2.3", created: now, until: now + 3_600_000),
+                                                      decision("2001:db8::1", created: now, until: now + 60_000)],
+                                              removed: [decision("192.0.2.9", created: now - 1, until: now + 600_000)], now: now)
+        // Never synchronized: anything may be in the sets, so every value is deleted before it is added.
+        #expect(statements(blocker.script(for: changes, now: now)) == [
+            "add addr4 { 192.0.2.9, 192.0.2.1, 192.0.2.2, 192.0.2.3 }", "add addr6 { 2001:db8::1 }",
+            "delete addr4 { 192.0.2.9, 192.0.2.1, 192.0.2.2, 192.0.2.3 }", "delete addr6 { 2001:db8::1 }",
+            "add addr4 { 192.0.2.1@1h, 192.0.2.2@1h, 192.0.2.3@1h }", "add addr6 { 2001:db8::1@1m }",
+        ])
+
+        // Rebuilt with 192.0.2.1 (in force), 192.0.2.2 (expired 5 s ago: within the 10 s
+        // margin of a commit's delay) and 192.0.2.3 (expired a minute ago: surely gone).
+        let addr4 = { NFTablesBlocker.target($0)! }
+        blocker.ledger.rebuilt([(addr4("192.0.2.1"), now + 60_000), (addr4("192.0.2.2"), now - 5_000), (addr4("192.0.2.3"), now - 60_000)])
+        #expect(statements(blocker.script(for: changes, now: now)) == [
+            "add addr4 { 192.0.2.9, 192.0.2.1, 192.0.2.2 }",
+            "delete addr4 { 192.0.2.9, 192.0.2.1, 192.0.2.2 }",
+            "add addr4 { 192.0.2.1@1h, 192.0.2.2@1h, 192.0.2.3@1h }", "add addr6 { 2001:db8::1@1m }",
+        ])
+    }
+
+    @Test func oneValueWrittenTwoWaysIsOneChangeAndTheBanWins() {
+        let now: Int64 = 10_000_000
+        let changes = NFTablesBlocker.changes(added: [decision("192.0.2.1/32", created: now, until: now + 60_000)],
+                                              removed: [decision("192.0.2.1", created: now, until: now + 60_000)], now: now)
+        #expect(changes.map(\.value) == ["192.0.2.1/32"])
+        #expect(changes.first?.until == now + 60_000)
+    }
+
+    @Test func theLedgerFollowsBansLiftsAndFailures() async throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.delete() }
+        let blocker = try blocker(namespace)
+        let now = Event.nowMilliseconds()
+        try await blocker.synchronize(active: [decision("192.0.2.1", created: now, until: now + 3_600_000)], now: now)
+        // A new value (one add), a value already there (delete and add: its longer timeout takes
+        // effect on every kernel), a network, a lift.
+        try await blocker.apply(added: [decision("192.0.2.1", created: now, until: now + 7_200_000),
+                                        decision("192.0.2.2", created: now, until: now + 5_400_000),
+                                        decision("198.51.100.0/24", created: now, until: now + 3_600_000)], removed: [], now: now)
+        #expect(try await elements(namespace, set: "addr4") == ["192.0.2.1": 7200, "192.0.2.2": 5400])
+        #expect(try await elements(namespace, set: "net4") == ["198.51.100.0/24": 3600])
+        #expect(blocker.ledger.count == 3)
+        try await blocker.apply(added: [], removed: [decision("192.0.2.1", created: now, until: now + 7_200_000)], now: now)
+        #expect(try await elements(namespace, set: "addr4") == ["192.0.2.2": 5400])
+        #expect(blocker.ledger.read { $0.mayHold(NFTablesBlocker.target("192.0.2.1")!, now: now, margin: 0) } == false)
+
+        // The table deleted behind the blocker's back: a whole failure; the ledger knows nothing
+        // until a synchronization, so nothing is assumed absent.
+        _ = try await namespace.nft(["delete", "table", "inet", "mtshield"])
+        await #expect(throws: AuditorError.self) {
+            try await blocker.apply(added: [decision("192.0.2.3", created: now, until: now + 600_000),
+                                            decision("192.0.2.4", created: now, until: now + 600_000)], removed: [], now: now)
+        }
+        #expect(blocker.ledger.read { $0.mayHold(NFTablesBlocker.target("192.0.2.9")!, now: now, margin: 0) })
+        try await blocker.synchronize(active: [decision("192.0.2.3", created: now, until: now + 600_000)], now: now)
+        #expect(try await elements(namespace, set: "addr4") == ["192.0.2.3": 600])
+        #expect(blocker.ledger.read { $0.mayHold(NFTablesBlocker.target("192.0.2.9")!, now: now, margin: 0) } == false)
+    }
+
     @Test func tableNamesAndDurationsAreChecked() throws {
         #expect(throws: AuditorError.self) { try NFTablesBlocker(table: "mt shield; flush ruleset") }
         #expect(throws: AuditorError.self) { try NFTablesBlocker(table: "") }

@@ -100,7 +100,7 @@ import Testing
         ("secrets:\n  - name: a\n    secret: 00112233445566778899aabbccddeeff\n  - name: b\n    secret: dd00112233445566778899aabbccddeeff\n",
          "x.yaml:5: secrets[1].secret: has the same key as the secret a at line 3; each secret needs its own key"),
         ("secrets:\n  - name: a\n    secret: 00112233\n", "x.yaml:3: secrets[0].secret: secret decodes to 4 bytes; expected 32 hex characters (classic), dd + 32 (secure) or ee + 32 + the domain in hex (fake TLS), in hex or base64url"),
-        ("secrets:\n  - name: a\n    sekret: 00112233\n", "x.yaml:3: secrets[0].sekret: unknown key (did you mean secret?); expected one of name, retires_at, secret"),
+        ("secrets:\n  - name: a\n    sekret: 00112233\n", "x.yaml:3: secrets[0].sekret: unknown key (did you mean secret?); expected one of created, name, retires_at, secret"),
     ])
     func badFilesSayWhereAndWhat(yaml: String, expected: String) {
         let error = #expect(throws: ConfigError.self) { try ProxyConfiguration.decode(yaml: yaml, file: "x.yaml") }

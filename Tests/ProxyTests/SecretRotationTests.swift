@@ -29,6 +29,7 @@ import Testing
         secrets:
           - name: new
             secret: \(Self.oldKey)
+            created: 2026-01-30T12:00:00Z
           - name: old
             retires_at: 2026-01-31T12:00:00Z
             secret: ffeeddccbbaa99887766554433221100
@@ -38,6 +39,8 @@ import Testing
         let configuration = try ProxyConfiguration.decode(yaml: yaml, file: "r.yaml")
         #expect(configuration.secrets[0].retiresAtMilliseconds == nil)
         #expect(configuration.secrets[1].retiresAtMilliseconds == RetirementTime.parse("2026-01-31T12:00:00Z"))
+        #expect(configuration.secrets[0].createdMilliseconds == RetirementTime.parse("2026-01-30T12:00:00Z"))
+        #expect(configuration.secrets[1].createdMilliseconds == nil)
         #expect(configuration.rotation.graceMilliseconds == 7_200_000)
         #expect(ProxyConfiguration().rotation.graceMilliseconds == 86_400_000)
     }
@@ -53,6 +56,8 @@ import Testing
          "r.yaml:5: rotation.grace: "),
         ("secrets:\n  - name: a\n    secret: \(oldKey)\nrotation:\n  period: 1h\n",
          "r.yaml:5: rotation.period: "),
+        ("secrets:\n  - name: a\n    secret: \(oldKey)\n    created: last spring\n",
+         "r.yaml:4: secrets[0].created: expected a UTC time such as 2026-01-31T12:00:00Z, found \"last spring\""),
         ("secrets:\n  - name: a\n    secret: \(oldKey)\n    expires: 2026-01-31T12:00:00Z\n",
          "r.yaml:4: secrets[0].expires: "),
     ])
@@ -128,6 +133,7 @@ import Testing
           # the one clients use
           - name: main
             secret: dda0a1a2a3a4a5a6a7a8a9aaabacadaeaf
+            created: 2026-05-28T20:26:40Z
           - name: main.retiring-20260528-202640
             retires_at: 2026-05-28T21:26:40Z
             secret: dd\(Self.oldKey)   # keep private
@@ -137,6 +143,8 @@ import Testing
         let configuration = try ProxyConfiguration.decode(yaml: rotated.text, file: "p.yaml")
         #expect(configuration.secrets.map(\.name) == ["main", "main.retiring-20260528-202640"])
         #expect(configuration.secrets[1].retiresAtMilliseconds == Self.now + 3_600_000)
+        #expect(configuration.secrets[0].createdMilliseconds == Self.now)
+        #expect(configuration.secrets[1].createdMilliseconds == nil)
     }
 
     @Test func aSecondRotationRemovesExpiredEntriesAndUsesTheConfiguredGrace() throws {

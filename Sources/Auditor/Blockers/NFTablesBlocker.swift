@@ -1,10 +1,13 @@
 import EventLog
+import Synchronization
 
 /// The `nftables` blocker: a table the project owns (`inet mtshield` by default) with four
 /// sets — single IPv4 and IPv6 addresses, IPv4 and IPv6 networks — whose elements carry
 /// their own timeouts, and an input chain that drops traffic from all of them.
 ///
-/// Every batch is one `nft -f -` transaction, so a batch applies whole or not at all. When a
+/// Every batch is one `nft -f -` transaction, so a batch applies whole or not at all. A new
+/// ban is one element in one `add element` statement per set; only lifts, and bans of values
+/// that may still be in a set (see `ElementLedger`), take the add–delete–add form. When a
 /// batch fails but the table is there, the batch is split in halves until the values that
 /// nft refuses are found (an overlapping network, say); the rest is applied, and those values
 /// are reported for a retry. `ip_hash` values cannot be matched by the kernel and are never
@@ -18,6 +21,8 @@ public struct NFTablesBlocker: Blocker {
     /// Longer element timeouts are refused by nft; longer bans get an element without a
     /// timeout, removed when the decision ends.
     static let longestElementTimeout: Int64 = 365 * 86_400_000
+    /// Shared by every copy of this blocker: what it has put in the sets.
+    let ledger = ElementLedger()
 
     /// `table` is a bare nftables identifier (letters, digits, `_`).
     public init(table: String = "mtshield", command: [String] = ["nft"], timeout: Duration = .seconds(30)) throws(AuditorError) {
@@ -55,21 +60,27 @@ public struct NFTablesBlocker: Blocker {
 
             """
         var elements = Elements()
-        for (target, until) in Self.withoutNestedNetworks(active.filter { $0.until > now }) {
+        let installed = Self.withoutNestedNetworks(active.filter { $0.until > now })
+        for (target, until) in installed {
             elements.insert(target, text: "\(target.text)\(Self.timeoutClause(until: until, now: now))")
         }
         elements.write(verb: "add", table: table, to: &script)
+        ledger.forget()
         try await runScript(script)
+        ledger.rebuilt(installed.map { ($0.0, Self.kernelExpiry(until: $0.1, now: now)) })
     }
 
     public func apply(added: [Decision], removed: [Decision], now: Int64) async throws(AuditorError) {
         let changes = Self.changes(added: added, removed: removed, now: now)
         guard !changes.isEmpty else { return }
         do {
-            try await runScript(script(for: changes, now: now))
+            try await run(changes, now: now)
         } catch {
             // The table itself gone or nft missing: nothing to split; synchronize instead.
-            guard changes.count > 1, (try? await runNFT(["list", "chain", "inet", table, "input"])) != nil else { throw error }
+            guard changes.count > 1, (try? await runNFT(["list", "chain", "inet", table, "input"])) != nil else {
+                ledger.forget()
+                throw error
+            }
             var refused: [String] = []
             await split(changes, now: now, refused: &refused)
             if !refused.isEmpty {
@@ -122,28 +133,47 @@ public struct NFTablesBlocker: Blocker {
         return Target(set: network.network.isIPv4 ? .net4 : .net6, text: network.description, network: network)
     }
 
+    /// One change per element: a value written two ways (`192.0.2.1`, `192.0.2.1/32`) is one
+    /// element, and nft refuses to delete an element twice in a statement; the ban wins.
     static func changes(added: [Decision], removed: [Decision], now: Int64) -> [Change] {
         var changes: [Change] = []
+        var indexByTarget: [Target: Int] = [:]
+        func record(_ change: Change) {
+            if let index = indexByTarget[change.target] {
+                changes[index] = change
+            } else {
+                indexByTarget[change.target] = changes.count
+                changes.append(change)
+            }
+        }
         for decision in removed {
             // An element whose timeout ran out is gone from the kernel already.
             if decision.until <= now && decision.until - decision.created <= longestElementTimeout { continue }
-            if let target = target(decision.value) { changes.append(Change(target: target, value: decision.value, until: nil)) }
+            if let target = target(decision.value) { record(Change(target: target, value: decision.value, until: nil)) }
         }
         for decision in added where decision.until > now {
-            if let target = target(decision.value) { changes.append(Change(target: target, value: decision.value, until: decision.until)) }
+            if let target = target(decision.value) { record(Change(target: target, value: decision.value, until: decision.until)) }
         }
         return changes
     }
 
-    /// Adding an element first makes deleting it safe whether or not it is there (nft has no
-    /// "delete if present" before 1.0.8); deleting it makes the new timeout take effect.
+    /// A value the ledger says is not in its set is added with its timeout, nothing more. A lift,
+    /// or a ban of a value that may be there, is added first (which makes deleting it safe
+    /// whether or not it is there: nft has no "delete if present" before 1.0.8), deleted (which
+    /// makes a new timeout take effect on kernels that keep an element's timeout on `add`),
+    /// and, for a ban, added again with its timeout.
     func script(for changes: [Change], now: Int64) -> String {
         var touched = Elements()
         var added = Elements()
-        for change in changes {
-            touched.insert(change.target, text: change.target.text)
-            if let until = change.until {
-                added.insert(change.target, text: "\(change.target.text)\(Self.timeoutClause(until: until, now: now))")
+        let margin = Self.expiryMargin(timeout)
+        ledger.read { ledger in
+            for change in changes {
+                if change.until == nil || ledger.mayHold(change.target, now: now, margin: margin) {
+                    touched.insert(change.target, text: change.target.text)
+                }
+                if let until = change.until {
+                    added.insert(change.target, text: "\(change.target.text)\(Self.timeoutClause(until: until, now: now))")
+                }
             }
         }
         var script = ""
@@ -182,6 +212,18 @@ public struct NFTablesBlocker: Blocker {
         return addresses.sorted { $0.key.text < $1.key.text }.map { ($0.key, $0.value) } + kept.map { ($0.target, $0.until) }
     }
 
+    /// When the kernel drops an element banned until `until` by itself; `.max` for an element
+    /// without a timeout, which stays until it is lifted.
+    static func kernelExpiry(until: Int64, now: Int64) -> Int64 {
+        until - now <= longestElementTimeout ? until : .max
+    }
+
+    /// An element's kernel timeout starts when nft commits, up to one nft run after `now`:
+    /// the ledger counts an element as possibly there for that long past its expiry.
+    static func expiryMargin(_ timeout: Duration) -> Int64 {
+        timeout.components.seconds * 1_000 + 1_000
+    }
+
     static func timeoutClause(until: Int64, now: Int64) -> String {
         let remaining = until - now
         guard remaining <= longestElementTimeout else { return "" }
@@ -201,16 +243,23 @@ public struct NFTablesBlocker: Blocker {
 
     private func split(_ changes: [Change], now: Int64, refused: inout [String]) async {
         if changes.count == 1 {
-            if (try? await runScript(script(for: changes, now: now))) == nil { refused.append(changes[0].value) }
+            if (try? await run(changes, now: now)) == nil { refused.append(changes[0].value) }
             return
         }
         let half = changes.count / 2
         for part in [Array(changes[..<half]), Array(changes[half...])] {
-            if (try? await runScript(script(for: part, now: now))) == nil { await split(part, now: now, refused: &refused) }
+            if (try? await run(part, now: now)) == nil { await split(part, now: now, refused: &refused) }
         }
     }
 
     // MARK: Running nft
+
+    /// Applies `changes` as one transaction and, once nft has committed them, enters them in the ledger.
+    private func run(_ changes: [Change], now: Int64) async throws(AuditorError) {
+        try await runScript(script(for: changes, now: now))
+        ledger.applied(changes.map { ($0.target, $0.until.map { Self.kernelExpiry(until: $0, now: now) }) },
+                       now: now, margin: Self.expiryMargin(timeout))
+    }
 
     private func runScript(_ script: String) async throws(AuditorError) {
         _ = try await runNFT(["-f", "-"], input: Array(script.utf8))
@@ -229,4 +278,58 @@ public struct NFTablesBlocker: Blocker {
         }
         return result.output
     }
+}
+
+/// What an `NFTablesBlocker` has put in its sets since it last rebuilt them, and when the
+/// kernel drops each element: a value not there takes a single `add element`, the cheap
+/// path; only a value that may still be there needs delete-and-add for its new timeout to
+/// take effect (older kernels keep an existing element's timeout on `add`; 6.18 updates it).
+/// Until a synchronization succeeds, and after a failure that leaves the sets unknown,
+/// every value may be there.
+final class ElementLedger: Sendable {
+    struct Entries {
+        var known = false
+        var expiries: [NFTablesBlocker.Target: Int64] = [:]
+        /// Entries kept at the last sweep of expired ones: the next sweep waits until the
+        /// ledger has grown well past it, so sweeping costs O(1) per change.
+        var keptAtSweep = 0
+
+        func mayHold(_ target: NFTablesBlocker.Target, now: Int64, margin: Int64) -> Bool {
+            guard known else { return true }
+            guard let expiry = expiries[target] else { return false }
+            return expiry > now - margin
+        }
+    }
+
+    private let entries = Mutex(Entries())
+
+    func read<Value>(_ body: (Entries) -> Value) -> Value {
+        entries.withLock { body($0) }
+    }
+
+    /// The sets' contents are unknown until the next `rebuilt`.
+    func forget() {
+        entries.withLock { $0 = Entries() }
+    }
+
+    /// The sets were just rebuilt with exactly these elements.
+    func rebuilt(_ elements: [(NFTablesBlocker.Target, Int64)]) {
+        entries.withLock { entries in
+            entries = Entries(known: true, expiries: Dictionary(elements) { max($0, $1) }, keptAtSweep: elements.count)
+        }
+    }
+
+    /// Changes nft committed: an expiry for a ban, nil for a lift.
+    func applied(_ changes: [(NFTablesBlocker.Target, Int64?)], now: Int64, margin: Int64) {
+        entries.withLock { entries in
+            guard entries.known else { return }
+            for (target, expiry) in changes { entries.expiries[target] = expiry }
+            if entries.expiries.count > 2 * entries.keptAtSweep + 4_096 {
+                entries.expiries = entries.expiries.filter { $0.value > now - margin }
+                entries.keptAtSweep = entries.expiries.count
+            }
+        }
+    }
+
+    var count: Int { entries.withLock { $0.expiries.count } }
 }

@@ -3,46 +3,13 @@ import EventLog
 
 /// Strict decoding of the `mtauditor` configuration (DESIGN.md "Command lines and
 /// configuration"). Unknown keys are errors, and every error names `file:line: key.path`.
-extension AuditorConfiguration {
-    static let keys: Set<String> = [
+extension AuditorConfiguration: ConfigFileFormat {
+    public static let keys: Set<String> = [
         "sources", "rules", "state", "allowlist", "blockers", "reports", "simulation", "metrics", "bans",
         "poll_interval", "expiry_interval",
     ]
 
-    /// Loads and validates the file at `path`; throws the first problem in file order.
-    public static func load(path: String) throws(ConfigError) -> AuditorConfiguration {
-        let (configuration, errors) = decode(try ConfigDocument.load(path: path))
-        try errors.throwFirst()
-        return configuration
-    }
-
-    /// Decodes YAML text, naming `file` in errors; throws the first problem in file order.
-    public static func decode(yaml: String, file: String) throws(ConfigError) -> AuditorConfiguration {
-        let (configuration, errors) = decode(try ConfigDocument.parse(yaml: yaml, file: file))
-        try errors.throwFirst()
-        return configuration
-    }
-
-    /// Every problem of the file at `path`, in file order; empty when it is valid.
-    public static func problems(path: String) -> [ConfigError] {
-        do throws(ConfigError) {
-            return decode(try ConfigDocument.load(path: path)).errors.sorted
-        } catch {
-            return [error]
-        }
-    }
-
-    /// Decodes as much as possible, collecting independent problems.
-    static func decode(_ root: ConfigValue) -> (configuration: AuditorConfiguration, errors: ConfigErrors) {
-        var configuration = AuditorConfiguration()
-        var errors = ConfigErrors()
-        let mapping: ConfigMapping
-        do {
-            mapping = try root.mapping(keys: keys)
-        } catch {
-            errors.append(error)
-            return (configuration, errors)
-        }
+    public static func decodeSections(of mapping: ConfigMapping, into configuration: inout AuditorConfiguration, errors: inout ConfigErrors) {
         errors.collect { () throws(ConfigError) in
             configuration.sources = try sources(mapping.required("sources"))
         }
@@ -85,7 +52,6 @@ extension AuditorConfiguration {
                 ConfigText.milliseconds(try v.duration(in: .milliseconds(10)...Duration.seconds(3_600)))
             }
         }
-        return (configuration, errors)
     }
 
     // MARK: Sections

@@ -66,6 +66,12 @@ public struct DecisionBook: Sendable {
         return false
     }
 
+    /// True when a decision on `value` is still in force at `time`: a ban then changes nothing.
+    public func isInForce(_ value: String, at time: Int64) -> Bool {
+        guard let existing = active[value] else { return false }
+        return existing.until > time
+    }
+
     public mutating func ban(_ value: String, rule: String, reason: String, policy: BanPolicy, at time: Int64) -> Outcome {
         guard let scope = Decision.Scope(value: value) else { return .notBannable }
         if isAllowlisted(value) { return .allowlisted }

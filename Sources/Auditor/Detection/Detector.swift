@@ -30,14 +30,3 @@ protocol Detector: AnyObject {
     func forgetIdle(now: Int64)
     var groupCount: Int { get }
 }
-
-/// `kind: trigger` — every matching event fires.
-final class Trigger: Detector {
-    func observe(group: String, value: String?, at time: Int64) -> Observation {
-        Observation(level: 1, overflow: Overflow(count: 1, first: time, last: time))
-    }
-
-    func forgetIdle(now: Int64) {}
-
-    var groupCount: Int { 0 }
-}

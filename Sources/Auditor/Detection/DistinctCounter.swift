@@ -1,29 +1,52 @@
 /// `kind: distinct` — fires when one group shows `count` distinct values of a field
 /// within `window` (one prefix probing many addresses, one address trying many secrets).
 final class DistinctCounter: Detector {
+    /// A group's values with the time each was last seen, searched in order: it never
+    /// holds `count` of them (it fires then, or drops the expired), and counts are small.
     private struct Group {
-        var lastSeen: [String: Int64] = [:]
+        var values: [GroupKey] = []
+        var lastSeen: [Int64] = []
         var latest: Int64 = .min
 
-        mutating func add(_ value: String, _ time: Int64, count: Int, window: Int64) -> Observation {
+        mutating func add(_ value: GroupKey, _ time: Int64, count: Int, window: Int64) -> Observation {
             latest = max(latest, time)
-            lastSeen[value] = max(lastSeen[value] ?? .min, time)
+            if let index = values.firstIndex(of: value) {
+                lastSeen[index] = max(lastSeen[index], time)
+            } else {
+                values.append(value)
+                lastSeen.append(time)
+            }
             // Expired values are only pruned when the count is reached, which keeps the
             // table at most `count` entries and the common path a single insert.
-            if lastSeen.count >= count {
+            if values.count >= count {
                 let horizon = latest - window
-                lastSeen = lastSeen.filter { $0.value > horizon }
+                var kept = 0
+                for index in values.indices where lastSeen[index] > horizon {
+                    values[kept] = values[index]
+                    lastSeen[kept] = lastSeen[index]
+                    kept += 1
+                }
+                values.removeLast(values.count - kept)
+                lastSeen.removeLast(lastSeen.count - kept)
             }
-            guard lastSeen.count >= count else { return Observation(level: Double(lastSeen.count)) }
-            let overflow = Overflow(count: lastSeen.count, first: lastSeen.values.min() ?? time, last: latest)
-            lastSeen = [:]
+            guard values.count >= count else { return Observation(level: Double(values.count)) }
+            let overflow = Overflow(count: values.count, first: lastSeen.min() ?? time, last: latest)
+            values = []
+            lastSeen = []
             return Observation(level: Double(overflow.count), overflow: overflow)
         }
     }
 
+    /// Everything mutable, in one struct: one exclusive access per event.
+    private struct Groups {
+        /// Numbers long texts of both groups and values.
+        var keys = GroupKeys()
+        var table = GroupTable<Group>()
+    }
+
     let count: Int
     let window: Int64
-    private var groups: [String: Group] = [:]
+    private var groups = Groups()
 
     init(count: Int, windowMilliseconds: Int64) {
         self.count = count
@@ -32,12 +55,27 @@ final class DistinctCounter: Detector {
 
     func observe(group: String, value: String?, at time: Int64) -> Observation {
         guard let value else { return Observation(level: 0) }
-        return groups[group, default: Group()].add(value, time, count: count, window: window)
+        let (count, window) = (self.count, self.window)
+        return Self.observe(group, value, at: time, count: count, window: window, in: &groups)
+    }
+
+    private static func observe(_ group: String, _ value: String, at time: Int64, count: Int, window: Int64,
+                                in groups: inout Groups) -> Observation {
+        let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
+        let value = groups.keys.key(for: value)
+        return groups.table[position].add(value, time, count: count, window: window)
     }
 
     func forgetIdle(now: Int64) {
-        groups = groups.filter { $0.value.latest > now - window && !$0.value.lastSeen.isEmpty }
+        let horizon = now - window
+        groups.table.removeAll(where: { $1.latest <= horizon || $1.values.isEmpty })
+        guard groups.keys.hasNumbers else { return }
+        var held = groups.table.numberedKeys
+        groups.table.forEachGroup { _, group in
+            for value in group.values where value.isNumbered { held.insert(value.w0) }
+        }
+        groups.keys.forget(keeping: held)
     }
 
-    var groupCount: Int { groups.count }
+    var groupCount: Int { groups.table.count }
 }

@@ -27,9 +27,15 @@ final class LeakyBucket: Detector {
         }
     }
 
+    /// Everything mutable, in one struct: one exclusive access per event.
+    private struct Groups {
+        var keys = GroupKeys()
+        var table = GroupTable<Group>()
+    }
+
     let capacity: Int
     let leak: Int64
-    private var groups: [String: Group] = [:]
+    private var groups = Groups()
 
     init(capacity: Int, leakMilliseconds: Int64) {
         self.capacity = capacity
@@ -37,12 +43,20 @@ final class LeakyBucket: Detector {
     }
 
     func observe(group: String, value: String?, at time: Int64) -> Observation {
-        groups[group, default: Group()].add(time, capacity: capacity, leak: leak)
+        let (capacity, leak) = (self.capacity, self.leak)
+        return Self.observe(group, at: time, capacity: capacity, leak: leak, in: &groups)
+    }
+
+    private static func observe(_ group: String, at time: Int64, capacity: Int, leak: Int64, in groups: inout Groups) -> Observation {
+        let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
+        return groups.table[position].add(time, capacity: capacity, leak: leak)
     }
 
     func forgetIdle(now: Int64) {
-        groups = groups.filter { !$0.value.isEmpty(now: now, leak: leak) }
+        let leak = self.leak
+        groups.table.removeAll(where: { $1.isEmpty(now: now, leak: leak) })
+        if groups.keys.hasNumbers { groups.keys.forget(keeping: groups.table.numberedKeys) }
     }
 
-    var groupCount: Int { groups.count }
+    var groupCount: Int { groups.table.count }
 }

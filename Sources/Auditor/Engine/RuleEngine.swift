@@ -8,14 +8,45 @@ import EventLog
 /// replaying a file gives what live detection gave. Not thread-safe: one engine per
 /// task, fed in order.
 public final class RuleEngine {
+    /// A rule's detector, concrete: the hot loop calls it without dynamic dispatch.
+    private enum Counting {
+        case threshold(SlidingWindowCounter)
+        case leaky(LeakyBucket)
+        case distinct(DistinctCounter)
+        case trigger
+        case anomaly(RateBaseline)
+
+        func observe(group: String, value: String?, at time: Int64) -> Observation {
+            switch self {
+            case .threshold(let counter): counter.observe(group: group, value: value, at: time)
+            case .leaky(let bucket): bucket.observe(group: group, value: value, at: time)
+            case .distinct(let counter): counter.observe(group: group, value: value, at: time)
+            // `kind: trigger`: every matching event fires. Anomaly rules do not come here.
+            case .trigger, .anomaly: Observation(level: 1, overflow: Overflow(count: 1, first: time, last: time))
+            }
+        }
+
+        var detector: (any Detector)? {
+            switch self {
+            case .threshold(let counter): counter
+            case .leaky(let bucket): bucket
+            case .distinct(let counter): counter
+            case .trigger, .anomaly: nil
+            }
+        }
+    }
+
     private final class ActiveRule {
         let rule: Rule
         // The parts read for every event, held apart so that the hot loop does not copy
         // (retain and release) the whole `Rule` each time.
-        let conditions: [Condition]
+        /// The conditions other than the `event.action` one the rule is indexed by.
+        let conditions: [Check]
+        /// The actions the rule can match (nil: any), from its `event.action` condition.
+        let actions: Set<String>?
         let groupBy: [EventField]
-        let detector: (any Detector)?
-        let baseline: RateBaseline?
+        let groupNames: [String]
+        let counting: Counting
         let distinctField: EventField?
         let limit: String
         var matched = 0
@@ -25,35 +56,46 @@ public final class RuleEngine {
 
         init(_ rule: Rule) {
             self.rule = rule
-            self.conditions = rule.conditions
+            var conditions = rule.conditions
+            var actions: Set<String>?
+            if let index = conditions.firstIndex(where: { $0.isActionFilter }) {
+                switch conditions.remove(at: index) {
+                case .equals(_, let action): actions = [action]
+                case .oneOf(_, let values): actions = values
+                default: break
+                }
+            }
+            self.conditions = conditions.map(Check.init)
+            self.actions = actions
             self.groupBy = rule.groupBy
+            self.groupNames = rule.groupBy.map(\.description)
             switch rule.kind {
             case .threshold(let count, let window):
-                detector = SlidingWindowCounter(count: count, windowMilliseconds: window)
-                baseline = nil
+                counting = .threshold(SlidingWindowCounter(count: count, windowMilliseconds: window))
                 distinctField = nil
                 limit = "\(count) in \(RuleEngine.format(window))"
             case .leaky(let capacity, let leak):
-                detector = LeakyBucket(capacity: capacity, leakMilliseconds: leak)
-                baseline = nil
+                counting = .leaky(LeakyBucket(capacity: capacity, leakMilliseconds: leak))
                 distinctField = nil
                 limit = "capacity \(capacity), leaking 1 per \(RuleEngine.format(leak))"
             case .distinct(let field, let count, let window):
-                detector = DistinctCounter(count: count, windowMilliseconds: window)
-                baseline = nil
+                counting = .distinct(DistinctCounter(count: count, windowMilliseconds: window))
                 distinctField = field
                 limit = "\(count) distinct \(field) in \(RuleEngine.format(window))"
             case .trigger:
-                detector = Trigger()
-                baseline = nil
+                counting = .trigger
                 distinctField = nil
                 limit = "any"
             case .anomaly(let parameters):
-                detector = nil
-                baseline = RateBaseline(parameters: parameters)
+                counting = .anomaly(RateBaseline(parameters: parameters))
                 if case .distinct(let field) = parameters.measure { distinctField = field } else { distinctField = nil }
                 limit = "mean + \(parameters.k)σ over \(parameters.history) × \(RuleEngine.format(parameters.intervalMilliseconds)), floor \(parameters.floor)"
             }
+        }
+
+        var baseline: RateBaseline? {
+            if case .anomaly(let baseline) = counting { return baseline }
+            return nil
         }
 
         func matches(_ event: Event) -> Bool {
@@ -62,10 +104,73 @@ public final class RuleEngine {
         }
     }
 
+    /// A condition as the hot loop asks it: a short `one of` list is compared value by
+    /// value (most values are small strings compared in one word) rather than hashed.
+    private enum Check {
+        case equals(EventField, String)
+        case oneOf(EventField, [String])
+        case other(Condition)
+
+        init(_ condition: Condition) {
+            switch condition {
+            case .equals(let field, let value): self = .equals(field, value)
+            case .oneOf(let field, let values) where values.count <= 16: self = .oneOf(field, values.sorted())
+            default: self = .other(condition)
+            }
+        }
+
+        func matches(_ event: Event) -> Bool {
+            switch self {
+            case .equals(let field, let expected):
+                return field.text(of: event) == expected
+            case .oneOf(let field, let values):
+                guard let text = field.text(of: event) else { return false }
+                for value in values where value == text { return true }
+                return false
+            case .other(let condition):
+                return condition.matches(event)
+            }
+        }
+    }
+
+    /// The rules each action can match, in rule order, so that an event visits only those.
+    private struct ActionIndex {
+        private var actions: [String] = []
+        private var lists: [[ActiveRule]] = []
+        /// Rules without an `event.action` condition: the list of any other action.
+        private var others: [ActiveRule] = []
+        /// Every anomaly rule: its intervals advance with every event, matching or not.
+        private(set) var baselines: [RateBaseline] = []
+
+        init(_ rules: [ActiveRule]) {
+            var named = Set<String>()
+            for entry in rules { named.formUnion(entry.actions ?? []) }
+            // The vocabulary's own strings where they match, so that comparing the action
+            // the decoder gives (one of these constants) mostly compares identical storage.
+            actions = named.sorted().map { name in Self.vocabulary.first { $0 == name } ?? name }
+            lists = actions.map { action in rules.filter { $0.actions?.contains(action) ?? true } }
+            others = rules.filter { $0.actions == nil }
+            baselines = rules.compactMap(\.baseline)
+        }
+
+        static let vocabulary: [String] = [
+            EventAction.proxyStarted, .proxyStopped, .configReloaded, .configRejected, .blocklistReloaded,
+            .connectionAccepted, .connectionRejected, .handshakeSucceeded, .handshakeFailed, .probeForwarded,
+            .upstreamFailed, .sessionClosed, .eventsDropped, .secretRotated, .secretRetired,
+        ].map(\.rawValue)
+
+        func rules(for action: EventAction) -> [ActiveRule] {
+            let name = action.rawValue
+            for index in actions.indices where actions[index] == name { return lists[index] }
+            return others
+        }
+    }
+
     /// How often, in event time, idle groups and expired decisions are dropped.
     static let sweepInterval: Int64 = 60_000
 
-    private var active: [ActiveRule]
+    private var active: [ActiveRule] { didSet { index = ActionIndex(active) } }
+    private var index: ActionIndex
     /// Set by `keepEvidence(samplesPerRule:)`.
     public private(set) var samplesPerRule: Int?
     public private(set) var book: DecisionBook
@@ -75,7 +180,9 @@ public final class RuleEngine {
     private var nextSweep: Int64 = .min
 
     public init(rules: [Rule], allowlist: [CIDR] = [], simulation: Bool = false, explain: Bool = false) {
-        self.active = rules.map(ActiveRule.init)
+        let active = rules.map(ActiveRule.init)
+        self.active = active
+        self.index = ActionIndex(active)
         self.book = DecisionBook(allowlist: allowlist, simulation: simulation)
         self.explain = explain
     }
@@ -136,10 +243,10 @@ public final class RuleEngine {
         let time = event.timestampMilliseconds
         if time > now { now = time }
         if now >= nextSweep { sweep() }
-        for entry in active {
-            if let baseline = entry.baseline { baseline.advance(to: time) }
+        for baseline in index.baselines { baseline.advance(to: time) }
+        for entry in index.rules(for: event.action) {
             guard entry.matches(event) else { continue }
-            if let baseline = entry.baseline {
+            if case .anomaly(let baseline) = entry.counting {
                 let value = entry.distinctField.flatMap { $0.text(of: event) }
                 let (level, alert) = baseline.observe(value: value, at: time)
                 entry.matched += 1
@@ -148,14 +255,14 @@ public final class RuleEngine {
                 if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
                 continue
             }
-            guard let detector = entry.detector, let key = groupKey(entry.groupBy, event) else { continue }
+            guard let key = groupKey(entry.groupBy, event) else { continue }
             let value = entry.distinctField.flatMap { $0.text(of: event) }
             if entry.distinctField != nil && value == nil { continue }
             entry.matched += 1
-            let observation = detector.observe(group: key, value: value, at: time)
+            let observation = entry.counting.observe(group: key, value: value, at: time)
             entry.evidence?.append(group: key, level: observation.level, event: event)
             if explain {
-                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry.groupBy, event),
+                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry, event),
                                                  level: observation.level, limit: entry.limit)))
             }
             if let overflow = observation.overflow { raise(entry, overflow: overflow, event: event, into: &findings) }
@@ -168,9 +275,12 @@ public final class RuleEngine {
         // A late event fires at the engine's clock, not in its past.
         let time = now
         findings.append(.alert(Alert(rule: rule.name, kind: rule.kind.name, time: time,
-                                     group: groupValues(rule.groupBy, event), overflow: overflow,
+                                     group: groupValues(entry, event), overflow: overflow,
                                      anomaly: nil, message: rule.description)))
         guard let policy = rule.ban, let value = policy.target.text(of: event) else { return }
+        // A value already banned gives no decision whatever else holds: skip the scope
+        // and allowlist checks and the reason's text (most alerts of a flood land here).
+        if book.isInForce(value, at: time) { return }
         if case .decided(let decision) = book.ban(value, rule: rule.name, reason: reason(rule, overflow),
                                                    policy: policy, at: time) {
             findings.append(.decision(decision))
@@ -261,18 +371,23 @@ public final class RuleEngine {
         return key
     }
 
-    private func groupValues(_ fields: [EventField], _ event: Event) -> [GroupValue] {
-        fields.map { GroupValue(field: $0.description, value: $0.text(of: event) ?? "") }
+    private func groupValues(_ entry: ActiveRule, _ event: Event) -> [GroupValue] {
+        var values: [GroupValue] = []
+        values.reserveCapacity(entry.groupBy.count)
+        for (field, name) in zip(entry.groupBy, entry.groupNames) {
+            values.append(GroupValue(field: name, value: field.text(of: event) ?? ""))
+        }
+        return values
     }
 
     private func sweep() {
-        for entry in active { entry.detector?.forgetIdle(now: now) }
+        for entry in active { entry.counting.detector?.forgetIdle(now: now) }
         book.expire(now: now)
         nextSweep = now + Self.sweepInterval
     }
 
     /// Groups held in memory across all rules.
-    public var groupCount: Int { active.reduce(0) { $0 + ($1.detector?.groupCount ?? 0) } }
+    public var groupCount: Int { active.reduce(0) { $0 + ($1.counting.detector?.groupCount ?? 0) } }
 
     static func format(_ milliseconds: Int64) -> String {
         ConfigText.format(.milliseconds(milliseconds))

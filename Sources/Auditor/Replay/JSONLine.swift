@@ -1,54 +1,103 @@
 import EventLog
 
 /// Builds one JSON object on one line, keys in the order they are added, so that output
-/// is stable enough to compare with golden files.
+/// is stable enough to compare with golden files. Bytes, appended in place: replay
+/// writes one line per alert and decision straight into its output buffer.
 struct JSONLine {
-    private(set) var text = "{"
+    private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
 
-    private mutating func key(_ name: String) {
-        if !first { text += "," }
+    init() {}
+
+    /// Starts the object at the end of `buffer`, taking it over until `close(into:)`.
+    init(appendingTo buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// Ends the object and hands the buffer back.
+    mutating func close(into buffer: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "}"))
+        swap(&bytes, &buffer)
+        bytes = []
+    }
+
+    private mutating func key(_ name: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        Self.appendQuoted(name, to: &text)
-        text += ":"
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func add(_ name: String, _ value: String) {
-        key(name)
-        Self.appendQuoted(value, to: &text)
+    private mutating func key(_ name: String) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        Self.appendQuoted(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func add(_ name: String, _ value: Int) {
+    mutating func add(_ name: StaticString, _ value: String) {
         key(name)
-        text += String(value)
+        Self.appendQuoted(value, to: &bytes)
     }
 
-    mutating func add(_ name: String, _ value: Bool) {
+    /// A key that is data (a group's field name), quoted as values are.
+    mutating func add(key name: String, _ value: String) {
         key(name)
-        text += value ? "true" : "false"
+        Self.appendQuoted(value, to: &bytes)
+    }
+
+    mutating func add(_ name: StaticString, _ value: Int) {
+        key(name)
+        Self.appendDecimal(value, to: &bytes)
+    }
+
+    mutating func add(_ name: StaticString, _ value: Bool) {
+        key(name)
+        Self.append(value ? "true" : "false", to: &bytes)
     }
 
     /// Rounded to two decimals; integral values print without a fraction.
-    mutating func add(_ name: String, _ value: Double) {
+    mutating func add(_ name: StaticString, _ value: Double) {
         key(name)
-        text += Self.format(value)
+        bytes.append(contentsOf: Self.format(value).utf8)
     }
 
-    mutating func addTime(_ name: String, _ milliseconds: Int64) {
-        add(name, EventTime.format(milliseconds))
-    }
-
-    mutating func add(_ name: String, _ object: JSONLine) {
+    mutating func addTime(_ name: StaticString, _ milliseconds: Int64) {
         key(name)
-        text += object.finished
+        bytes.append(UInt8(ascii: "\""))
+        EventTime.append(milliseconds, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func addArray(_ name: String, _ objects: [JSONLine]) {
+    mutating func add(_ name: StaticString, _ object: JSONLine) {
         key(name)
-        text += "[" + objects.map(\.finished).joined(separator: ",") + "]"
+        bytes.append(contentsOf: object.bytes)
+        bytes.append(UInt8(ascii: "}"))
     }
 
-    var finished: String { text + "}" }
+    /// `"name":{"field":"value",…}`
+    mutating func add(_ name: StaticString, _ values: [GroupValue]) {
+        key(name)
+        var object = JSONLine(appendingTo: &bytes)
+        for value in values { object.add(key: value.field, value.value) }
+        object.close(into: &bytes)
+    }
+
+    mutating func addArray(_ name: StaticString, _ objects: [JSONLine]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, object) in objects.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: object.bytes)
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    var finished: String { String(decoding: bytes, as: UTF8.self) + "}" }
 
     static func format(_ value: Double) -> String {
         guard value.isFinite else { return "null" }
@@ -63,28 +112,48 @@ struct JSONLine {
         return sign + String(magnitude / 100) + "." + decimals
     }
 
-    static func appendQuoted(_ value: String, to text: inout String) {
-        text += "\""
-        // Nearly every value (addresses, rule names, times) needs no escaping: one append.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }) {
-            text += value
-            text += "\""
-            return
-        }
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
+    private static func append(_ text: StaticString, to bytes: inout [UInt8]) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { text in
+            // Nearly every value (addresses, rule names, times) needs no escaping: one append.
+            if !text.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+                bytes.append(contentsOf: text)
+                return
+            }
+            // Bytes ≥ 0x80 belong to scalars that pass unchanged.
+            for byte in text {
+                switch byte {
+                case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0x00..<0x20, 0x7F:
+                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                              hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+                default: bytes.append(byte)
+                }
             }
         }
-        text += "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 }
 
@@ -93,20 +162,31 @@ enum EventTime {
     static func format(_ milliseconds: Int64) -> String {
         Event.timestampText(milliseconds: milliseconds)
     }
+
+    static func append(_ milliseconds: Int64, to bytes: inout [UInt8]) {
+        JSONText.appendTimestamp(milliseconds, to: &bytes)
+    }
 }
 
 extension Finding {
     /// The finding as one JSON Lines record: `{"type":"alert",…}`, `{"type":"decision",…}`
     /// or, with `--explain`, `{"type":"match",…}` naming the event's `source` (file:line).
     public func jsonLine(source: String? = nil) -> String {
-        var line = JSONLine()
+        var bytes: [UInt8] = []
+        appendJSONLine(source: source, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `jsonLine(source:)` to `buffer`, without its newline.
+    public func appendJSONLine(source: String? = nil, to buffer: inout [UInt8]) {
+        var line = JSONLine(appendingTo: &buffer)
         switch self {
         case .alert(let alert):
             line.add("type", "alert")
             line.addTime("time", alert.time)
             line.add("rule", alert.rule)
             line.add("kind", alert.kind)
-            if !alert.group.isEmpty { line.add("group", Self.group(alert.group)) }
+            if !alert.group.isEmpty { line.add("group", alert.group) }
             if let overflow = alert.overflow {
                 line.add("count", overflow.count)
                 line.addTime("first", overflow.first)
@@ -138,16 +218,10 @@ extension Finding {
             line.add("type", "match")
             if let source { line.add("source", source) }
             line.add("rule", match.rule)
-            if !match.group.isEmpty { line.add("group", Self.group(match.group)) }
+            if !match.group.isEmpty { line.add("group", match.group) }
             line.add("level", match.level)
             line.add("limit", match.limit)
         }
-        return line.finished
-    }
-
-    private static func group(_ values: [GroupValue]) -> JSONLine {
-        var object = JSONLine()
-        for value in values { object.add(value.field, value.value) }
-        return object
+        line.close(into: &buffer)
     }
 }

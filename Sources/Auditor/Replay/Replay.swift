@@ -28,6 +28,32 @@ public final class Replay {
     /// each malformed input line to `malformed`.
     public func run(paths: [String], output: (String) -> Void,
                     malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
+        try run(paths: paths, emit: { finding, source in output(finding.jsonLine(source: source)) }, malformed: malformed)
+    }
+
+    /// Replays `paths` as `run(paths:output:malformed:)` does, writing the output lines
+    /// (each ending in a newline) into a buffer handed to `write` in blocks of about 64 KiB,
+    /// before each malformed line is reported, and at the end; `write` empties it.
+    public func run(paths: [String], writing write: (inout [UInt8]) -> Void,
+                    malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(Self.blockSize + 4096)
+        // Also when reading fails part way: what was found until then is written.
+        defer { if !buffer.isEmpty { write(&buffer) } }
+        return try run(paths: paths, emit: { finding, source in
+            finding.appendJSONLine(source: source, to: &buffer)
+            buffer.append(0x0A)
+            if buffer.count >= Self.blockSize { write(&buffer) }
+        }, malformed: { error in
+            if !buffer.isEmpty { write(&buffer) }
+            malformed(error)
+        })
+    }
+
+    static let blockSize = 1 << 16
+
+    private func run(paths: [String], emit: (Finding, String?) -> Void,
+                     malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
         var readers: [EventFileReader] = []
         let fields = engine.neededFields
         for path in paths {
@@ -51,19 +77,19 @@ public final class Replay {
         }
 
         var findings: [Finding] = []
-        func process(_ event: Event, line: Int, from index: Int) throws(AuditorError) {
+        func handle(_ event: Event, line: Int, from reader: EventFileReader) throws(AuditorError) {
             summary.events += 1
             findings.removeAll(keepingCapacity: true)
             engine.process(event, into: &findings)
             guard !findings.isEmpty else { return }
-            let source = engine.explain ? "\(readers[index].path):\(line)" : nil
+            let source = engine.explain ? "\(reader.path):\(line)" : nil
             for finding in findings {
                 switch finding {
                 case .alert: summary.alerts += 1
                 case .decision: summary.decisions += 1
                 case .match: break
                 }
-                output(finding.jsonLine(source: source))
+                emit(finding, source)
             }
             if let reports {
                 for (alert, decision) in Finding.alertsWithDecisions(findings) {
@@ -73,13 +99,14 @@ public final class Replay {
             }
         }
 
+        // One file, the common case: no merge, and no copy of each event into a head; each
+        // line is decoded into the same event.
         if readers.count == 1 {
-            // Nothing to merge: each line is decoded into the same event, which goes to the
-            // rules without being held (and copied) as the head of its file.
+            let reader = readers[0]
             var event = Event(timestampMilliseconds: 0, action: "")
-            while let found = try readers[0].next(into: &event) {
+            while let found = try reader.next(into: &event) {
                 switch found {
-                case .event(let line): try process(event, line: line, from: 0)
+                case .event(let line): try handle(event, line: line, from: reader)
                 case .malformed(let error):
                     summary.malformed += 1
                     malformed(error)
@@ -87,6 +114,7 @@ public final class Replay {
             }
             return summary
         }
+
         for index in readers.indices { heads.append(try advance(index)) }
         while true {
             var earliest: Int?
@@ -97,7 +125,7 @@ public final class Replay {
                 }
             }
             guard let index = earliest, let head = heads[index] else { break }
-            try process(head.event, line: head.line, from: index)
+            try handle(head.event, line: head.line, from: readers[index])
             heads[index] = try advance(index)
         }
         return summary

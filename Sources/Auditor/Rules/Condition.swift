@@ -54,6 +54,14 @@ public indirect enum Condition: Sendable, Hashable {
         }
     }
 
+    /// `event.action: x` or `event.action: [x, y]`: what the engine indexes rules by.
+    var isActionFilter: Bool {
+        switch self {
+        case .equals(.action, _), .oneOf(.action, _): true
+        default: false
+        }
+    }
+
     /// The field the condition reads.
     var field: EventField {
         switch self {

@@ -7,10 +7,17 @@ import EventLog
 
 /// Follows one event file as the proxy appends to it, across both kinds of log rotation:
 ///
-/// - rename and create (logrotate's default): the old file is read to its end, then the
-///   new file at the path is read from its beginning;
+/// - rename and create (logrotate's default): the old file is read until the new file at
+///   the path has something in it (the writer has reopened), then to its end, then the new
+///   file from its beginning;
 /// - copy and truncate: when the file becomes shorter than the position, reading starts
 ///   again from its beginning.
+///
+/// And across a rotation while the auditor was down: when the saved position names a file
+/// that is no longer at the path, that file is looked for beside it by inode (`RotatedFiles`)
+/// and read on from the saved position, then every file rotated after it, then the file at
+/// the path from its beginning. A file at the path with the saved inode but shorter than the
+/// position (copied and truncated meanwhile) is read from its beginning.
 ///
 /// Only complete lines are handed out; a line still being written waits for its newline.
 /// `commit()` saves the position of everything handed out so far, so that a restart
@@ -29,6 +36,9 @@ public final class EventTail {
     private var pending: [UInt8] = []
     private var lineNumber = 0
     private var handedOut: TailPosition?
+    /// Files rotated while the auditor was down, oldest first, to read to their end before
+    /// the file at the path.
+    private var backlog: [OpenFile] = []
     static let chunkBytes = 1 << 20
     /// A line without a newline this long is not an event being written: it is dropped.
     static let longestPendingLine = 1 << 20
@@ -40,6 +50,7 @@ public final class EventTail {
 
     deinit {
         if descriptor >= 0 { close(descriptor) }
+        for file in backlog { close(file.descriptor) }
     }
 
     /// Reads whatever complete lines are there now, at most `limit` of them.
@@ -47,27 +58,50 @@ public final class EventTail {
         var items: [EventFileReader.Item] = []
         if descriptor < 0 { openCurrent(resuming: true) }
         guard descriptor >= 0 else { return items }
-        readLines(into: &items, limit: limit)
+        if isTruncated() {
+            let rotation = RotatedFiles(beside: path)
+            if let copy = rotation.copy(firstLineHash: firstLineHash, atLeast: pendingOffset, excluding: (device, inode)),
+               let opened = openFile(rotation.path(of: copy)), opened.inode == copy.inode {
+                // Copied and truncated: what was not read yet is in the copy, from the position on.
+                backlog.insert(OpenFile(descriptor: descriptor, device: device, inode: inode, size: 0), at: 0)
+                adopt(opened, offset: pendingOffset, lineNumber: lineNumber)
+            } else {
+                pending.removeAll()
+                pendingOffset = 0
+                lineNumber = 0
+                firstLineHash = 0
+                lseek(descriptor, 0, SEEK_SET)
+            }
+        }
+        readThroughBacklog(into: &items, limit: limit)
         if items.count < limit, let replaced = replacedByNewFile() {
-            // Rename and create: finish the old file, then move to the new one.
+            // Rename and create: the writer goes on appending to the old file until it reopens
+            // the path (mtproxy notices within a second), so the old file is read until the
+            // new one has something in it. Then the old file to its end, any rotated after it
+            // (more than one rotation between two polls), and the new one from its beginning.
+            guard replaced.size > 0 else {
+                close(replaced.descriptor)
+                return items
+            }
             readLines(into: &items, limit: limit)
             if items.count < limit {
-                close(descriptor)
-                descriptor = -1
-                adopt(replaced, offset: 0, lineNumber: 0)
-                readLines(into: &items, limit: limit)
+                backlog = rotatedAfterCurrent(excluding: replaced) + [replaced]
+                readThroughBacklog(into: &items, limit: limit)
             } else {
                 close(replaced.descriptor)
             }
-        } else if items.count < limit, isTruncated() {
-            pending.removeAll()
-            pendingOffset = 0
-            lineNumber = 0
-            firstLineHash = 0
-            lseek(descriptor, 0, SEEK_SET)
-            readLines(into: &items, limit: limit)
         }
         return items
+    }
+
+    /// Reads the file being read, then each file of the backlog from its beginning, while the limit allows.
+    private func readThroughBacklog(into items: inout [EventFileReader.Item], limit: Int) {
+        readLines(into: &items, limit: limit)
+        while items.count < limit, !backlog.isEmpty {
+            close(descriptor)
+            adopt(backlog.removeFirst(), offset: 0, lineNumber: 0)
+            readLines(into: &items, limit: limit)
+        }
     }
 
     /// Saves the position of every line handed out so far.
@@ -82,8 +116,8 @@ public final class EventTail {
         var size: Int64
     }
 
-    private func openFile() -> OpenFile? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    private func openFile(_ path: String? = nil) -> OpenFile? {
+        let fd = open(path ?? self.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -95,13 +129,36 @@ public final class EventTail {
 
     private func openCurrent(resuming: Bool) {
         guard let file = openFile() else { return }
-        if resuming, let saved = store?.position(of: path), saved.device == file.device, saved.inode == file.inode,
-           saved.offset <= file.size, saved.firstLineHash == Self.firstLineHash(of: file.descriptor) {
-            adopt(file, offset: saved.offset, lineNumber: saved.lineNumber)
-        } else {
-            // A file never seen, or a different one than the saved position names: all of it is new.
+        guard resuming, let saved = store?.position(of: path) else {
             adopt(file, offset: 0, lineNumber: 0)
+            return
         }
+        if saved.device == file.device, saved.inode == file.inode, saved.offset <= file.size,
+           saved.firstLineHash == Self.firstLineHash(of: file.descriptor) {
+            adopt(file, offset: saved.offset, lineNumber: saved.lineNumber)
+            return
+        }
+        // Rotated, or copied and truncated, while the auditor was down: the events after the
+        // position are in the file it names or in its copy, and in the files rotated after it.
+        let rotation = RotatedFiles(beside: path)
+        var chain: [OpenFile] = []
+        for entry in rotation.chain(after: saved, current: (file.device, file.inode)) {
+            guard let opened = openFile(rotation.path(of: entry)) else { continue }
+            // Rotated again between the directory scan and the open: not the file found.
+            guard opened.device == entry.device, opened.inode == entry.inode else {
+                close(opened.descriptor)
+                if chain.isEmpty { break } else { continue }
+            }
+            chain.append(opened)
+        }
+        guard let first = chain.first else {
+            // Neither is there any more (deleted, compressed): the file at the path is all new.
+            adopt(file, offset: 0, lineNumber: 0)
+            return
+        }
+        close(file.descriptor)
+        backlog = Array(chain.dropFirst())
+        adopt(first, offset: saved.offset, lineNumber: saved.lineNumber)
     }
 
     private func adopt(_ file: OpenFile, offset: Int64, lineNumber: Int) {
@@ -115,6 +172,23 @@ public final class EventTail {
         firstLineHash = Self.firstLineHash(of: descriptor)
         handedOut = TailPosition(path: path, device: device, inode: inode, offset: offset, lineNumber: lineNumber,
                                  firstLineHash: firstLineHash)
+    }
+
+    /// The files rotated after the one being read, opened, oldest first.
+    private func rotatedAfterCurrent(excluding replaced: OpenFile) -> [OpenFile] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return [] }
+        let current = RotatedFiles.Entry(name: "", device: device, inode: inode, size: Int64(info.st_size),
+                                         modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        let rotation = RotatedFiles(beside: path)
+        return rotation.later(than: current, excluding: (replaced.device, replaced.inode)).compactMap { entry in
+            guard let opened = openFile(rotation.path(of: entry)) else { return nil }
+            guard opened.device == entry.device, opened.inode == entry.inode else {
+                close(opened.descriptor)
+                return nil
+            }
+            return opened
+        }
     }
 
     /// The file now at `path`, opened, when it is not the one being read.
@@ -141,10 +215,13 @@ public final class EventTail {
         return hash == 0 ? 1 : hash
     }
 
+    /// Shorter than what was read, or starting with another line: truncated (and perhaps
+    /// written again past the position) since the last poll.
     private func isTruncated() -> Bool {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return false }
-        return Int64(info.st_size) < pendingOffset + Int64(pending.count)
+        if Int64(info.st_size) < pendingOffset + Int64(pending.count) { return true }
+        return firstLineHash != 0 && Self.firstLineHash(of: descriptor) != firstLineHash
     }
 
     private func readLines(into items: inout [EventFileReader.Item], limit: Int) {

@@ -21,7 +21,10 @@ import MTCrypto
 /// `latest.sha256`. The backup's time is in its name and in `custody.json`.
 ///
 /// Inside the archive, each file sits at `files/` + its absolute path, and `backup.json`
-/// records where it goes back with its mode and owner.
+/// records where it goes back with its mode and owner. A SQLite database (the auditor's
+/// state) is copied through SQLite's backup API, so the copy includes what its `-wal` file
+/// holds; restoring one removes the stale `-wal`, `-shm` and `-journal` beside it. Stop the
+/// auditor before restoring its state.
 public enum ConfigurationBackup {
     public static let archivePrefix = "mtshield-"
     public static let latestName = "latest"
@@ -161,7 +164,13 @@ public enum ConfigurationBackup {
             let archivePath = "files" + source.path
             _ = try ArchivePath.components(of: archivePath)
             let writer = try staging.makeFile(for: archivePath)
-            let input = try FileInput(path: source.path)
+            // A SQLite database (the auditor's state) is read through SQLite, WAL included.
+            var readPath = source.path
+            if DatabaseCopy.isDatabase(source.path) {
+                readPath = "\(staging.directory)/database-\(files.count).sqlite"
+                try DatabaseCopy.copy(from: source.path, to: readPath)
+            }
+            let input = try FileInput(path: readPath)
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
                 let count = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
@@ -308,6 +317,10 @@ public enum ConfigurationBackup {
         // Commit: renames within one directory each, nothing left to fail but the rename.
         var restored: [String] = []
         for file in staged {
+            // A database's old WAL and journal would be replayed over the restored file.
+            if DatabaseCopy.isDatabase(file.temporary) {
+                for suffix in DatabaseCopy.companionSuffixes { unlink(file.destination + suffix) }
+            }
             guard rename(file.temporary, file.destination) == 0 else {
                 let error = ForensicsError.lastIO(file.destination, "rename")
                 throw ForensicsError.codec("\(error); restored before it: \(restored.joined(separator: ", "))")

@@ -7,6 +7,12 @@ struct ProxyFacts {
     struct Secret {
         var name: String
         var text: String
+        /// `created:` (ms since the epoch); nil when absent or not a time.
+        var created: Int64?
+        /// `retires_at:`; nil for a secret in service.
+        var retiresAt: Int64?
+        /// `created:` was written but is not an RFC 3339 time.
+        var createdUnreadable = false
     }
 
     static let defaultListen = ["0.0.0.0:8443", "[::]:8443"]
@@ -37,12 +43,19 @@ struct ProxyFacts {
                 for entry in try value.list() {
                     var name = entry.keyPath
                     var text: String?
+                    var created: String?
+                    var retiresAt: String?
                     for (field, _, fieldValue) in try entry.entries() {
                         if field == "name" { name = try fieldValue.string() }
                         if field == "secret" { text = try fieldValue.string() }
+                        if field == "created" { created = try fieldValue.string() }
+                        if field == "retires_at" { retiresAt = try fieldValue.string() }
                     }
                     guard let text else { throw entry.error("a secret needs `secret:`") }
-                    secrets.append(Secret(name: name, text: text))
+                    let createdTime = created.flatMap { RFC3339.milliseconds(Array($0.utf8)) }
+                    secrets.append(Secret(name: name, text: text, created: createdTime,
+                                          retiresAt: retiresAt.flatMap { RFC3339.milliseconds(Array($0.utf8)) },
+                                          createdUnreadable: created != nil && createdTime == nil))
                 }
             case "stats":
                 for (field, _, fieldValue) in try value.entries() where field == "listen" {

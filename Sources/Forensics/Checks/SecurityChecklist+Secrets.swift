@@ -35,22 +35,50 @@ extension SecurityChecklist {
         }
     }
 
-    /// How long ago the secrets last changed, by the configuration file's modification time
-    /// (a change for another reason also counts: this is the latest the rotation can have been).
+    /// How old each secret in service is, dated by `SecretDating`. With no date for a secret,
+    /// the configuration's modification time can only show it is too old (the key was in
+    /// the file when it last changed); otherwise its age is unknown, and said so.
     static func secretAge(_ inputs: CheckInputs) -> Finding {
         inputs.withProxy { facts in
-            guard let info = SystemFiles.status(facts.path) else {
-                return .unknown("cannot stat \(facts.path)", fix: "run the check as root")
+            let now = Int64((inputs.context.now.timeIntervalSince1970 * 1000).rounded())
+            let limit = inputs.context.secretMaximumAge.components.seconds * 1000
+            let limitDays = limit / 86_400_000
+            let rotateFix = "rotate: `mtproxy secret rotate --config \(facts.path)` (it writes `created:`), then hand out the new links"
+            let inService = facts.secrets.filter { $0.retiresAt == nil }
+            guard !inService.isEmpty else {
+                return .unknown("the configuration has no secret in service", fix: secretFix)
             }
-            let changed = SystemFiles.modificationDate(info)
-            let age = inputs.context.now.timeIntervalSince(changed)
-            let limit = Double(inputs.context.secretMaximumAge.components.seconds)
-            let days = Int((age / 86_400).rounded(.down))
-            if age > limit {
-                return .fail("the configuration holding the secrets has not changed for \(days) days (limit \(Int(limit / 86_400)))",
-                             fix: "rotate: `mtproxy secret rotate --config \(facts.path)`, then hand out the new links")
+            var events: [String: SecretDating.Dated]?
+            let rotationEvents = {
+                if events == nil { events = SecretDating.rotationEvents(eventLog: facts.eventsPath) }
+                return events!
             }
-            return .pass("the configuration holding the secrets changed \(days) day(s) ago (limit \(Int(limit / 86_400)))")
+            let fileChanged = SystemFiles.status(facts.path).map { Int64(SystemFiles.modificationDate($0).timeIntervalSince1970 * 1000) }
+            var parts: [Finding] = []
+            for secret in inService {
+                let unreadable = secret.createdUnreadable ? " (its created: is not an RFC 3339 time such as 2026-01-31T12:00:00Z)" : ""
+                if let dated = SecretDating.date(secret, in: facts, rotationEvents: rotationEvents) {
+                    let age = now - dated.milliseconds
+                    let when = RFC3339.format(milliseconds: dated.milliseconds)
+                    if age < -300_000 {
+                        parts.append(.unknown("secret \(secret.name): made \(when) by \(dated.evidence), which is in the future",
+                                              fix: "check the machine's clock and the secret's created: field"))
+                    } else if age > limit {
+                        parts.append(.fail("secret \(secret.name) is \(age / 86_400_000) days old (made \(when), by \(dated.evidence); limit \(limitDays))\(unreadable)",
+                                           fix: rotateFix))
+                    } else {
+                        parts.append(.pass("\(secret.name) is \(max(age, 0) / 86_400_000) day(s) old (made \(when), by \(dated.evidence))\(unreadable)"))
+                    }
+                } else if let fileChanged, now - fileChanged > limit {
+                    parts.append(.fail("secret \(secret.name) is at least \((now - fileChanged) / 86_400_000) days old: it has no created: and no rotation on record, and \(facts.path) has not changed for that long (limit \(limitDays))\(unreadable)",
+                                       fix: rotateFix))
+                } else {
+                    let changed = fileChanged.map { "; \(facts.path) changed \(max(now - $0, 0) / 86_400_000) day(s) ago, which only shows the key is at least that old" } ?? ""
+                    parts.append(.unknown("secret \(secret.name): its age is unknown: no created: field, no retiring entry and no secret.rotated event names it\(changed)\(unreadable)",
+                                          fix: "\(rotateFix); or add `created: YYYY-MM-DDTHH:MM:SSZ` (UTC) to its entry if you know when the key was made"))
+                }
+            }
+            return Finding.combine(parts, passDetail: parts.map(\.detail).joined(separator: "; ") + " (limit \(limitDays) days)")
         }
     }
 }

@@ -4,48 +4,15 @@ import EventLog
 /// Strict decoding of `mtproxy` YAML (DESIGN.md "Command lines and configuration";
 /// every key is documented in `deploy/mtproxy.example.yaml`). Unknown keys are errors,
 /// and every error names `file:line: key.path`.
-extension ProxyConfiguration {
-    static let keys: Set<String> = [
+extension ProxyConfiguration: ConfigFileFormat {
+    public static let keys: Set<String> = [
         "instance", "listen", "secrets", "transports", "fronting", "tls", "replay", "telegram", "limits",
         "blocklist", "events", "stats", "user", "allow_root", "public_host", "public_port",
         "rotation",
     ]
-    static let secretKeys: Set<String> = ["name", "secret", "retires_at"]
+    static let secretKeys: Set<String> = ["name", "secret", "retires_at", "created"]
 
-    /// Loads and validates the file at `path`; throws the first problem in file order.
-    public static func load(path: String) throws(ConfigError) -> ProxyConfiguration {
-        let (configuration, errors) = decode(try ConfigDocument.load(path: path))
-        try errors.throwFirst()
-        return configuration
-    }
-
-    /// Decodes YAML text, naming `file` in errors; throws the first problem in file order.
-    public static func decode(yaml: String, file: String) throws(ConfigError) -> ProxyConfiguration {
-        let (configuration, errors) = decode(try ConfigDocument.parse(yaml: yaml, file: file))
-        try errors.throwFirst()
-        return configuration
-    }
-
-    /// Every problem of the file at `path`, in file order; empty when it is valid.
-    public static func problems(path: String) -> [ConfigError] {
-        do throws(ConfigError) {
-            return decode(try ConfigDocument.load(path: path)).errors.sorted
-        } catch {
-            return [error]
-        }
-    }
-
-    /// Decodes as much as possible, collecting independent problems.
-    static func decode(_ root: ConfigValue) -> (configuration: ProxyConfiguration, errors: ConfigErrors) {
-        var configuration = ProxyConfiguration()
-        var errors = ConfigErrors()
-        let mapping: ConfigMapping
-        do {
-            mapping = try root.mapping(keys: keys)
-        } catch {
-            errors.append(error)
-            return (configuration, errors)
-        }
+    public static func decodeSections(of mapping: ConfigMapping, into configuration: inout ProxyConfiguration, errors: inout ConfigErrors) {
         errors.collect { () throws(ConfigError) in
             try mapping.decode("instance", into: &configuration.instance) { v throws(ConfigError) in try name(v) }
         }
@@ -106,7 +73,6 @@ extension ProxyConfiguration {
         errors.collect { () throws(ConfigError) in
             try checkReplayCoversTimestampWindow(configuration, mapping: mapping)
         }
-        return (configuration, errors)
     }
 
     // MARK: Sections
@@ -173,6 +139,7 @@ extension ProxyConfiguration {
                 throw secretValue.error("has the same key as the secret \(other.name) at line \(other.line); each secret needs its own key")
             }
             secret.retiresAtMilliseconds = try entry.optional("retires_at") { v throws(ConfigError) in try retirementTime(v) }
+            secret.createdMilliseconds = try entry.optional("created") { v throws(ConfigError) in try retirementTime(v) }
             names[secretName] = nameValue.line
             keys[secret.key] = (secretName, secretValue.line)
             result.append(secret)

@@ -20,6 +20,9 @@ public struct ProxySecret: Sendable, Hashable {
     /// When a rotated-out secret stops being accepted (`retires_at`, ms since the epoch);
     /// nil for a secret in service.
     public var retiresAtMilliseconds: Int64? = nil
+    /// When the key was made (`created`, ms since the epoch), written by `mtproxy secret
+    /// rotate` and `make run`; nil when the file does not say. Only for the age check.
+    public var createdMilliseconds: Int64? = nil
 
     public init(name: String, form: Form, key: [UInt8], domain: String? = nil) {
         precondition(key.count == 16, "an MTProto proxy key is 16 bytes")

@@ -8,6 +8,7 @@ import ConfigFile
 ///     secrets:
 ///       - name: main                                  # the new secret takes the name
 ///         secret: <new key, same form and domain>
+///         created: 2026-01-31T12:00:00Z               # now: `mtforensics check` dates it
 ///       - name: main.retiring-20260131-120000         # the old one, renamed
 ///         retires_at: 2026-02-01T12:00:00Z            # now + rotation.grace (or --grace)
 ///         secret: <old key>
@@ -67,6 +68,7 @@ public enum SecretRotation {
             throw ConfigError(file: file, line: elements[index].line, key: "secrets[\(index)].secret", message: error.description)
         }
         if let replacement, replacement.count == 16 { secret.key = replacement }
+        secret.createdMilliseconds = now - now % 1000
         var retiring = old
         retiring.name = retiringName(old.name, nowMilliseconds: now)
         retiring.retiresAtMilliseconds = retiresAt
@@ -89,7 +91,9 @@ public enum SecretRotation {
         edits.append((layout.firstLine, { lines in
             let dash = String(repeating: " ", count: layout.dashColumn) + "-"
                 + String(repeating: " ", count: layout.keyColumn - layout.dashColumn - 1)
-            lines.insert(contentsOf: [dash + "name: " + secret.name, indent + "secret: " + secret.hexText], at: layout.firstLine)
+            lines.insert(contentsOf: [dash + "name: " + secret.name, indent + "secret: " + secret.hexText,
+                                      indent + "created: " + RetirementTime.format(milliseconds: secret.createdMilliseconds!)],
+                         at: layout.firstLine)
         }))
         // The name line is edited before the entry's first line gets a new entry above it.
         for edit in edits.enumerated().sorted(by: { ($0.element.line, -$0.offset) > ($1.element.line, -$1.offset) }) {
@@ -98,7 +102,8 @@ public enum SecretRotation {
         let rewritten = lines.joined(separator: "\n")
 
         let check = try ProxyConfiguration.decode(yaml: rewritten, file: file)
-        guard check.secrets.contains(where: { $0.name == secret.name && $0.key == secret.key && $0.retiresAtMilliseconds == nil }),
+        guard check.secrets.contains(where: { $0.name == secret.name && $0.key == secret.key && $0.retiresAtMilliseconds == nil
+                                               && $0.createdMilliseconds == secret.createdMilliseconds }),
               check.secrets.contains(where: { $0.name == retiring.name && $0.key == old.key && $0.retiresAtMilliseconds == retiresAt }),
               check.secrets.count == configuration.secrets.count + 1 - expired.count else {
             throw ConfigError(file: file, key: "secrets", message: "the secrets could not be edited in place; the file is unchanged")

@@ -1,21 +1,15 @@
 import EventLog
+import LoopbackHTTP
 import NIOHTTP1
 
 /// What the stats listener answers, decided without any channel: `GET`/`HEAD` of
 /// `/stats` (JSON) and `/metrics` (Prometheus text); 404 for any other path, 405 for
 /// any other method.
 public struct StatsEndpoint: Sendable {
-    public struct Response: Sendable, Hashable {
-        public var status: HTTPResponseStatus
-        public var contentType: String
-        public var body: [UInt8]
-        /// `Allow`, on 405.
-        public var allow: String?
-    }
+    public typealias Response = HTTPPage
 
     public static let jsonContentType = "application/json; charset=utf-8"
-    public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
-    private static let textContentType = "text/plain; charset=utf-8"
+    public static let prometheusContentType = HTTPPage.prometheusContentType
 
     public let stats: ProxyStats
     public let version: String
@@ -36,23 +30,17 @@ public struct StatsEndpoint: Sendable {
         self.process = process
     }
 
+    public var routes: HTTPRoutes {
+        HTTPRoutes([
+            "/stats": { HTTPPage(contentType: Self.jsonContentType, body: report().json()) },
+            "/metrics": { HTTPPage(contentType: Self.prometheusContentType, body: report().prometheusText()) },
+        ])
+    }
+
     /// The response to `method` on `uri`; a query string is ignored. For `HEAD` the body
     /// is the one `GET` would send: the handler sends only its length.
     public func response(method: HTTPMethod, uri: String) -> Response {
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
-        guard method == .GET || method == .HEAD else {
-            return Response(status: .methodNotAllowed, contentType: Self.textContentType,
-                            body: Array("Only GET and HEAD.\n".utf8), allow: "GET, HEAD")
-        }
-        switch path {
-        case "/stats":
-            return Response(status: .ok, contentType: Self.jsonContentType, body: report().json())
-        case "/metrics":
-            return Response(status: .ok, contentType: Self.prometheusContentType, body: report().prometheusText())
-        default:
-            return Response(status: .notFound, contentType: Self.textContentType,
-                            body: Array("Not found. Try /stats or /metrics.\n".utf8))
-        }
+        routes.page(method: method, uri: uri)
     }
 
     private func report() -> StatsReport {

@@ -1,46 +1,26 @@
 import EventLog
 import Logging
+import LoopbackHTTP
 import NIOCore
-import NIOHTTP1
 import NIOPosix
-import ServiceLifecycle
-import Synchronization
 
-/// The `stats.listen` HTTP listener: `/stats` and `/metrics` (see `StatsEndpoint`).
-/// A `Service`: `run()` binds, serves until graceful shutdown, then closes the listener.
-/// `start()` / `stop()` do the same by hand (tests, or wiring outside a ServiceGroup).
-public final class StatsServer: Service {
-    private enum State {
-        case idle
-        case starting
-        case listening(any Channel)
-        case stopped
-    }
+/// The `stats.listen` HTTP listener: `/stats` and `/metrics` from `StatsEndpoint`.
+public typealias StatsServer = HTTPPageServer
 
-    public let host: String
-    public let port: Int
-    private let endpoint: StatsEndpoint
-    private let group: any EventLoopGroup
-    private let logger: Logger
-    private let idleTimeout: TimeAmount
-    private let state = Mutex<State>(.idle)
-
+extension HTTPPageServer {
     /// - Parameters:
     ///   - host: an IP address literal; `127.0.0.1` (the default of `stats.listen`) keeps
     ///     the counters off the network.
     ///   - port: 0 binds any free port (tests); `localAddress` then tells which.
     ///   - idleTimeout: a connection that sends nothing for this long is closed.
-    public init(host: String, port: Int, stats: ProxyStats, logger: Logger,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                idleTimeout: TimeAmount = .seconds(30),
-                now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds,
-                blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
-        self.host = host
-        self.port = port
-        self.endpoint = StatsEndpoint(stats: stats, now: now, blocklist: blocklist, process: process)
-        self.group = group
-        self.logger = logger
-        self.idleTimeout = idleTimeout
+    public convenience init(host: String, port: Int, stats: ProxyStats, logger: Logger,
+                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                            idleTimeout: TimeAmount = .seconds(30),
+                            now: @escaping @Sendable () -> Int64 = Event.nowMilliseconds,
+                            blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
+        let endpoint = StatsEndpoint(stats: stats, now: now, blocklist: blocklist, process: process)
+        self.init(host: host, port: port, routes: endpoint.routes, setting: "stats.listen", logger: logger,
+                  group: group, idleTimeout: idleTimeout)
     }
 
     /// From `stats.listen` as parsed by the configuration.
@@ -49,90 +29,5 @@ public final class StatsServer: Service {
                             blocklist: BlocklistStore? = nil, process: (@Sendable () -> ProcessUsage?)? = nil) {
         self.init(host: listen.host, port: listen.port, stats: stats, logger: logger, group: group,
                   blocklist: blocklist, process: process)
-    }
-
-    /// The bound address once listening.
-    public var localAddress: SocketAddress? {
-        state.withLock { if case .listening(let channel) = $0 { channel.localAddress } else { nil } }
-    }
-
-    /// Binds and starts answering; returns the bound address. Calling it again while
-    /// listening returns the same address; after `stop()` it throws.
-    @discardableResult
-    public func start() async throws -> SocketAddress {
-        enum Next { case bind, listening(any Channel), refuse }
-        let next = state.withLock { state -> Next in
-            switch state {
-            case .idle:
-                state = .starting
-                return .bind
-            case .listening(let channel):
-                return .listening(channel)
-            case .starting, .stopped:
-                return .refuse
-            }
-        }
-        switch next {
-        case .bind: break
-        case .listening(let channel):
-            if let address = channel.localAddress { return address }
-            throw ChannelError.ioOnClosedChannel
-        case .refuse:
-            throw ChannelError.ioOnClosedChannel
-        }
-
-        let endpoint = self.endpoint
-        let idleTimeout = self.idleTimeout
-        let channel: any Channel
-        do {
-            channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 64)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                        try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                        try pipeline.addHandler(StatsHTTPHandler(endpoint: endpoint))
-                    }
-                }
-                .bind(host: host, port: port).get()
-        } catch {
-            state.withLock { $0 = .idle }
-            logger.error("Cannot listen for stats.", metadata: ["stats.listen": "\(host):\(port)", "error": "\(error)"])
-            throw error
-        }
-
-        let keep = state.withLock { state -> Bool in
-            guard case .starting = state else { return false }
-            state = .listening(channel)
-            return true
-        }
-        guard keep else {
-            try? await channel.close()
-            throw ChannelError.ioOnClosedChannel
-        }
-        let address = try channel.localAddress ?? SocketAddress(ipAddress: host, port: port)
-        logger.info("Stats listening.", metadata: ["stats.listen": "\(address)"])
-        return address
-    }
-
-    /// Closes the listener. Idempotent.
-    public func stop() async {
-        let channel = state.withLock { state -> (any Channel)? in
-            defer { state = .stopped }
-            if case .listening(let channel) = state { return channel }
-            return nil
-        }
-        try? await channel?.close()
-    }
-
-    public func run() async throws {
-        if case .idle = state.withLock({ $0 }) {
-            try await start()
-        }
-        // Returns on graceful shutdown; throws CancellationError when cancelled: stop either way.
-        try? await gracefulShutdown()
-        await stop()
     }
 }

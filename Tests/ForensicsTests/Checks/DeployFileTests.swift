@@ -212,9 +212,43 @@ import Yams
         for install in instructions where install.keyword == "RUN" && install.arguments.contains("apt-get install") {
             #expect(install.arguments.contains("--no-install-recommends") && install.arguments.contains("rm -rf /var/lib/apt/lists/*"))
         }
+        #expect(runtime.filter { $0.keyword == "EXPOSE" }.map(\.arguments) == ["8443"])
         // The build stage installs what `make deps` installs.
         let build = instructions[stages[0]..<stages[1]].map(\.arguments).joined(separator: " ")
         for package in ["libssl-dev", "zlib1g-dev", "liblz4-dev"] { #expect(build.contains(package)) }
         #expect(build.contains("--static-swift-stdlib"))
+    }
+
+    /// No secret reaches the image: nothing copied but the sources (and the ignore file
+    /// beside the Dockerfile keeps everything else out of the build context), no ARG or ENV
+    /// carrying a key, no key-shaped hex; the configuration is mounted read-only at run time.
+    @Test func noSecretIsBakedIntoTheImage() throws {
+        let instructions = try Self.dockerInstructions()
+        let copied = instructions.filter { $0.keyword == "COPY" && !$0.arguments.hasPrefix("--from=") }
+            .flatMap { $0.arguments.split(separator: " ").dropLast().map(String.init) }
+        #expect(Set(copied) == ["Package.swift", "Sources", "Tests"])
+        for instruction in instructions where ["ARG", "ENV", "LABEL"].contains(instruction.keyword) {
+            let text = instruction.arguments.lowercased()
+            for word in ["secret", "key", "token", "password"] { #expect(!text.contains(word), "\(instruction.keyword) \(instruction.arguments)") }
+        }
+        let hexRun = try Regex("[0-9a-fA-F]{32,}")
+        for name in ["Dockerfile", "compose.yaml", "Dockerfile.dockerignore"] {
+            #expect(try DeployFiles.text(name).firstMatch(of: hexRun) == nil, "\(name) holds a key-shaped hex string")
+        }
+
+        // BuildKit's ignore file for this Dockerfile: everything out, then exactly what is copied back in.
+        let ignore = try DeployFiles.text("Dockerfile.dockerignore").split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        #expect(ignore.first == "*")
+        #expect(Set(ignore.dropFirst()) == Set(copied.map { "!" + $0 }))
+
+        let service = try Self.composeService()
+        #expect(service["environment"] == nil && service["env_file"] == nil, "secrets come from the mounted file, not the environment")
+        let volumes = (service["volumes"] as? [String]) ?? []
+        let config = try #require(volumes.first { $0.contains(":/etc/mtshield/mtproxy.yaml") })
+        #expect(config.hasSuffix(":ro"))
+        #expect(service["privileged"] == nil && service["cap_add"] == nil && service["network_mode"] == nil && service["pid"] == nil)
+        // The container port is the one the image exposes and the healthcheck's stats port stays inside.
+        #expect((service["ports"] as? [String])?.allSatisfy { $0.hasSuffix(":8443") && !$0.contains("3001") } == true)
     }
 }

@@ -14,6 +14,8 @@ final class FakeHost {
     let now = Date()
     var nftListing = FakeHost.passingRuleset
     var secretText: String
+    /// The secret's `created:`; nil leaves the field out.
+    lazy var secretCreated: Date? = now.addingTimeInterval(-10 * 86_400)
 
     static let passingRuleset = """
     table inet mtshield_filter {
@@ -76,6 +78,7 @@ final class FakeHost {
     func writeConfig(user: String? = "mtproxy", extra: String = "", stats: String = "127.0.0.1:3001",
                      events: String? = nil, listen: String = "[\"0.0.0.0:443\", \"[::]:443\"]", mode: mode_t = 0o640) throws {
         var text = "instance: test\nlisten: \(listen)\nsecrets:\n  - name: main\n    secret: \(secretText)\n"
+        if let secretCreated { text += "    created: \(FakeHost.utc(secretCreated))\n" }
         text += "stats:\n  listen: \(stats)\nevents:\n  path: \(events ?? eventsPath)\n"
         if let user { text += "user: \(user)\n" }
         text += extra
@@ -86,6 +89,11 @@ final class FakeHost {
     func writeProcess(pid: Int, uid: Int, name: String = "mtproxy") throws {
         try directory.write("root/proc/\(pid)/comm", name + "\n")
         try directory.write("root/proc/\(pid)/status", "Name:\t\(name)\nUid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)\nNoNewPrivs:\t1\nCapBnd:\t0000000000000000\n")
+    }
+
+    /// `2026-01-31T12:00:00Z`.
+    static func utc(_ date: Date) -> String {
+        RFC3339.format(milliseconds: Int64(date.timeIntervalSince1970) * 1000).replacingOccurrences(of: ".000Z", with: "Z")
     }
 
     /// An archive `age` seconds old by its name, its sidecar and the `latest` link.

@@ -163,13 +163,113 @@ import Testing
         #expect(!outcome.detail.contains(key))
     }
 
-    @Test func secretAgeFollowsTheConfigurationsLastChange() throws {
+    @Test func secretAgeGoesByTheCreatedField() throws {
         let host = try FakeHost()
-        #expect(host.outcome("secret_age").status == .pass)
-        let later = host.context(now: host.now.addingTimeInterval(40.5 * 86_400))
-        let outcome = host.outcome("secret_age", later)
-        #expect(outcome.status == .fail)
-        #expect(outcome.detail.contains("not changed for 40 days"))
+        let young = host.outcome("secret_age")
+        #expect(young.status == .pass, "\(young.detail)")
+        #expect(young.detail.contains("main is 10 day(s) old") && young.detail.contains("by its created: field"), "\(young.detail)")
+
+        // The file changed a moment ago, but the key it holds is old: the field decides.
+        host.secretCreated = host.now.addingTimeInterval(-40.5 * 86_400)
+        try host.writeConfig()
+        let old = host.outcome("secret_age")
+        #expect(old.status == .fail)
+        #expect(old.detail.contains("secret main is 40 days old") && old.detail.contains("limit 35"), "\(old.detail)")
+        #expect(old.fix?.contains("mtproxy secret rotate --config \(host.configPath)") == true)
+
+        // Ages pass with the clock: the same file 30 days later fails.
+        host.secretCreated = host.now.addingTimeInterval(-10 * 86_400)
+        try host.writeConfig()
+        #expect(host.outcome("secret_age", host.context(now: host.now.addingTimeInterval(30 * 86_400))).status == .fail)
+
+        host.secretCreated = host.now.addingTimeInterval(86_400)
+        try host.writeConfig()
+        let future = host.outcome("secret_age")
+        #expect(future.status == .unknown)
+        #expect(future.detail.contains("in the future"))
+    }
+
+    @Test func secretAgeOnlyJudgesSecretsInService() throws {
+        let host = try FakeHost()
+        let retiring = FakeHost.utc(host.now.addingTimeInterval(3600))
+        let made = FakeHost.utc(host.now.addingTimeInterval(-400 * 86_400))
+        try host.writeConfig(extra: "", mode: 0o640)
+        var text = try String(contentsOfFile: host.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "secrets:\n", with: "secrets:\n  - name: old.retiring-20250101-000000\n    retires_at: \(retiring)\n    created: \(made)\n    secret: dd\(SecureRandom.bytes(16).hexString)\n")
+        try host.directory.write("mtproxy.yaml", text)
+        let outcome = host.outcome("secret_age")
+        #expect(outcome.status == .pass, "\(outcome.detail)")
+        #expect(!outcome.detail.contains("old.retiring"))
+    }
+
+    /// An older file without `created:`, rotated by an older binary: the retiring entry's
+    /// name dates the rotation while it is in the file.
+    @Test func secretAgeGoesByTheRetiringEntrysName() throws {
+        let host = try FakeHost()
+        host.secretCreated = nil
+        let rotated = host.now.addingTimeInterval(-3 * 86_400)
+        let stamp = FakeHost.utc(rotated).filter(\.isNumber)
+        let name = "main.retiring-\(stamp.prefix(8))-\(stamp.dropFirst(8).prefix(6))"
+        try host.writeConfig(extra: "")
+        var text = try String(contentsOfFile: host.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "stats:\n", with: "  - name: \(name)\n    retires_at: \(FakeHost.utc(host.now.addingTimeInterval(3600)))\n    secret: dd\(SecureRandom.bytes(16).hexString)\nstats:\n")
+        try host.directory.write("mtproxy.yaml", text)
+        let outcome = host.outcome("secret_age")
+        #expect(outcome.status == .pass, "\(outcome.detail)")
+        #expect(outcome.detail.contains("main is 3 day(s) old") && outcome.detail.contains("the rotation that left \(name)"), "\(outcome.detail)")
+        #expect(host.outcome("secret_age", host.context(now: host.now.addingTimeInterval(33 * 86_400))).status == .fail)
+    }
+
+    /// No `created:` and no retiring entry: the newest `secret.rotated` event naming the
+    /// secret, in the event log or its rotated `.1`.
+    @Test func secretAgeGoesByTheLastRotationEvent() throws {
+        let host = try FakeHost()
+        host.secretCreated = nil
+        try host.writeConfig()
+        func line(_ name: String, daysAgo: Double) -> String {
+            let stamp = RFC3339.format(milliseconds: Int64(host.now.addingTimeInterval(-daysAgo * 86_400).timeIntervalSince1970 * 1000))
+            return #"{"@timestamp":"\#(stamp)","event.action":"secret.rotated","event.outcome":"success","mt.secret":"\#(name)","labels":{"retiring":"\#(name).retiring-x"}}"# + "\n"
+        }
+        let noise = #"{"@timestamp":"2026-01-01T00:00:00.000Z","event.action":"connection.accepted","message":"not secret.rotated"}"# + "\n"
+        try host.directory.write("log/events.jsonl.1", line("main", daysAgo: 50) + noise + "not json secret.rotated\n")
+        try host.directory.write("log/events.jsonl", noise + line("main", daysAgo: 6) + line("other", daysAgo: 1) + noise)
+        let outcome = host.outcome("secret_age")
+        #expect(outcome.status == .pass, "\(outcome.detail)")
+        #expect(outcome.detail.contains("main is 6 day(s) old") && outcome.detail.contains("a secret.rotated event in \(host.eventsPath)"), "\(outcome.detail)")
+
+        // Only the rotated copy remembers a rotation, and it is too old.
+        try host.directory.write("log/events.jsonl", noise)
+        let old = host.outcome("secret_age")
+        #expect(old.status == .fail)
+        #expect(old.detail.contains("50 days old") && old.detail.contains("events.jsonl.1"), "\(old.detail)")
+    }
+
+    /// Nothing dates the secret: a file changed lately says nothing about the key in it
+    /// (unknown, said so); a file unchanged for longer than the limit shows the key is old.
+    @Test func secretAgeWithoutEvidenceIsUnknownUnlessTheFileProvesItOld() throws {
+        let host = try FakeHost()
+        host.secretCreated = nil
+        try host.writeConfig()
+        let unknown = host.outcome("secret_age")
+        #expect(unknown.status == .unknown, "\(unknown.detail)")
+        #expect(unknown.detail.contains("its age is unknown") && unknown.detail.contains("changed 0 day(s) ago"), "\(unknown.detail)")
+        #expect(unknown.fix?.contains("created: YYYY-MM-DDTHH:MM:SSZ") == true)
+
+        var times = [timeval(tv_sec: Int(host.now.timeIntervalSince1970) - 50 * 86_400, tv_usec: 0),
+                     timeval(tv_sec: Int(host.now.timeIntervalSince1970) - 50 * 86_400, tv_usec: 0)]
+        #expect(utimes(host.configPath, &times) == 0)
+        let old = host.outcome("secret_age")
+        #expect(old.status == .fail)
+        #expect(old.detail.contains("at least 50 days old"), "\(old.detail)")
+
+        // A created: that is not a time is reported, not trusted.
+        let text = try String(contentsOfFile: host.configPath, encoding: .utf8)
+        try host.directory.write("mtproxy.yaml", text.replacingOccurrences(of: "    secret: \(host.secretText)\n", with: "    secret: \(host.secretText)\n    created: last spring\n"))
+        let unreadable = host.outcome("secret_age")
+        #expect(unreadable.status == .unknown)
+        #expect(unreadable.detail.contains("not an RFC 3339 time"), "\(unreadable.detail)")
+        let key = String(host.secretText.dropFirst(2).prefix(32))
+        for text in [unknown.detail, old.detail, unreadable.detail, unreadable.fix ?? ""] { #expect(!text.contains(key)) }
     }
 
     // MARK: stats and monitoring

@@ -2,15 +2,13 @@
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-STARTUP_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
+from .process import ChildProcess
 
 
 def free_port(host="127.0.0.1") -> int:
@@ -55,7 +53,7 @@ def binary_supports_run(binary: str) -> bool:
     return any(line.split()[:1] == ["run"] for line in result.stdout.splitlines())
 
 
-class MTProxy:
+class MTProxy(ChildProcess):
     """One running `mtproxy run --config FILE`; `config` is a dict written as YAML."""
 
     writes_dc_index = True
@@ -63,14 +61,11 @@ class MTProxy:
     tls_record_limit = 16384
 
     def __init__(self, binary, workdir, config):
-        self.binary = binary
-        self.workdir = workdir
         self.config = config
         self.config_path = os.path.join(workdir, "mtproxy.yaml")
         self.events_path = config.get("events", {}).get("path")
-        self.stdout_path = os.path.join(workdir, "stdout.log")
-        self.stderr_path = os.path.join(workdir, "stderr.log")
-        self.process = None
+        super().__init__("mtproxy", [binary, "run", "--config", self.config_path], workdir,
+                         os.path.join(workdir, "stdout.log"), os.path.join(workdir, "stderr.log"))
         host, port = config["listen"][0].rsplit(":", 1)
         self.host, self.port = host, int(port)
         self.stats = config.get("stats", {}).get("listen")
@@ -84,54 +79,10 @@ class MTProxy:
 
     def start(self):
         self.write_config()
-        self._stdout = open(self.stdout_path, "wb")
-        self._stderr = open(self.stderr_path, "wb")
-        self.process = subprocess.Popen(
-            [self.binary, "run", "--config", self.config_path],
-            stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
-            cwd=self.workdir,
-        )
         # Ready when it says so: a probe connection would show up in its events.
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mtproxy exited with {self.process.returncode} at start:\n{self.output()}")
-            if any(e.get("event.action") == "proxy.started" for e in self.events()):
-                return self
-            time.sleep(0.05)
-        raise TimeoutError(f"mtproxy did not start (no proxy.started event) in {STARTUP_TIMEOUT}s:\n{self.output()}")
-
-    def signal(self, signum):
-        self.process.send_signal(signum)
-
-    def stop(self) -> int:
-        """SIGTERM, then a bounded wait; returns the exit code (kills and raises if it hangs)."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-            raise TimeoutError(f"mtproxy did not exit within {STOP_TIMEOUT}s of SIGTERM")
-        finally:
-            self._stdout.close()
-            self._stderr.close()
-
-    def output(self) -> str:
-        text = ""
-        for path in (self.stdout_path, self.stderr_path):
-            with contextlib.suppress(OSError), open(path, "rb") as file:
-                text += file.read().decode("utf-8", "replace")
-        return text
-
-    def raw_output(self) -> bytes:
-        data = b""
-        for path in (self.stdout_path, self.stderr_path):
-            with contextlib.suppress(OSError), open(path, "rb") as file:
-                data += file.read()
-        return data
+        self.launch(lambda: any(e.get("event.action") == "proxy.started" for e in self.events()),
+                    waiting_for="no proxy.started event")
+        return self
 
     def events(self) -> list[dict]:
         if not self.events_path or not os.path.exists(self.events_path):
@@ -162,7 +113,7 @@ class MTProxy:
             return response.read()
 
 
-class ReferenceProxy:
+class ReferenceProxy(ChildProcess):
     """alexbers' mtprotoproxy via peers/alexbers.py, to validate the harness (E2E_PROXY=alexbers).
 
     It leaves the DC index bytes of its DC header random (PROTOCOL.md §3.1 step 3) and writes
@@ -174,34 +125,16 @@ class ReferenceProxy:
 
     def __init__(self, workdir, secret_hex, dc_port):
         self.host, self.port = "127.0.0.1", free_port()
-        self.workdir = workdir
-        self.secret_hex = secret_hex
-        self.dc_port = dc_port
-        self.process = None
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        super().__init__("reference proxy", [sys.executable, "-m", "peers.alexbers", str(self.port), secret_hex, str(dc_port)],
+                         here, os.path.join(workdir, "alexbers.log"))
 
     def start(self):
-        self._log = open(os.path.join(self.workdir, "alexbers.log"), "wb")
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "peers.alexbers", str(self.port), self.secret_hex, str(self.dc_port)],
-            cwd=here, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"reference proxy exited with {self.process.returncode}")
-            with contextlib.suppress(OSError):
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return self
-            time.sleep(0.05)
-        raise TimeoutError("reference proxy did not start")
+        self.launch(self.accepts, waiting_for="no connection accepted")
+        return self
 
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self._log.close()
-        return 0
+    def accepts(self) -> bool:
+        with contextlib.suppress(OSError):
+            socket.create_connection((self.host, self.port), timeout=1).close()
+            return True
+        return False

@@ -1,17 +1,17 @@
 import NIOCore
 import NIOHTTP1
 
-/// Answers each request on a stats connection from `StatsEndpoint`. Request bodies are
-/// ignored; an idle connection is closed.
-final class StatsHTTPHandler: ChannelInboundHandler {
+/// Answers each request on a connection from `HTTPRoutes`. Request bodies are ignored;
+/// an idle connection is closed.
+final class HTTPPageHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let endpoint: StatsEndpoint
+    private let routes: HTTPRoutes
     private var request: HTTPRequestHead?
 
-    init(endpoint: StatsEndpoint) {
-        self.endpoint = endpoint
+    init(routes: HTTPRoutes) {
+        self.routes = routes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -28,19 +28,19 @@ final class StatsHTTPHandler: ChannelInboundHandler {
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let response = endpoint.response(method: head.method, uri: head.uri)
+        let page = routes.page(method: head.method, uri: head.uri)
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Content-Length", value: String(response.body.count))
+        headers.add(name: "Content-Type", value: page.contentType)
+        headers.add(name: "Content-Length", value: String(page.body.count))
         headers.add(name: "Cache-Control", value: "no-store")
-        if let allow = response.allow { headers.add(name: "Allow", value: allow) }
+        if let allow = page.allow { headers.add(name: "Allow", value: allow) }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
 
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: page.status, headers: headers))),
                       promise: nil)
         if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))),
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: page.body)))),
                           promise: nil)
         }
         let written = context.eventLoop.makePromise(of: Void.self)

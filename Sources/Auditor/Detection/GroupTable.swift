@@ -1,0 +1,211 @@
+/// A group's value (or a `distinct` field's value) held in 32 bytes, compared and hashed
+/// as four words instead of as a `String`.
+///
+/// Lossless, so two keys are equal exactly when their texts are: up to 31 bytes of text
+/// are held inline with their length; 32 lowercase hex digits (an `ip_hash`) are packed
+/// into 16 bytes; longer texts are numbered by the `GroupKeys` that encoded them.
+struct GroupKey: Equatable {
+    var w0: UInt64 = 0
+    var w1: UInt64 = 0
+    var w2: UInt64 = 0
+    /// The top byte says how the key is held: 0 for an empty slot, text length + 1 for
+    /// inline text, `Self.packedHex` or `Self.numbered`.
+    var w3: UInt64 = 0
+
+    static let inlineCapacity = 31
+    static let packedHex: UInt64 = 0x80
+    static let numbered: UInt64 = 0xFF
+
+    var isEmpty: Bool { w3 == 0 }
+
+    var isNumbered: Bool { w3 >> 56 == Self.numbered }
+}
+
+/// Turns texts into `GroupKey`s for one detector, numbering the rare long texts.
+struct GroupKeys {
+    private var numbers: [String: UInt64] = [:]
+    private var nextNumber: UInt64 = 0
+
+    mutating func key(for text: String) -> GroupKey {
+        var text = text
+        if let key = text.withUTF8({ Self.compactKey($0) }) { return key }
+        if let number = numbers[text] { return GroupKey(w0: number, w3: GroupKey.numbered << 56) }
+        let number = nextNumber
+        nextNumber += 1
+        numbers[text] = number
+        return GroupKey(w0: number, w3: GroupKey.numbered << 56)
+    }
+
+    /// True when some long text has a number (most rule sets never see one).
+    var hasNumbers: Bool { !numbers.isEmpty }
+
+    /// Drops the numbers of long texts no longer held anywhere.
+    mutating func forget(keeping held: Set<UInt64>) {
+        numbers = numbers.filter { held.contains($0.value) }
+    }
+
+    private static func compactKey(_ bytes: UnsafeBufferPointer<UInt8>) -> GroupKey? {
+        var key = GroupKey()
+        if bytes.count <= GroupKey.inlineCapacity {
+            withUnsafeMutableBytes(of: &key) { raw in
+                if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+            }
+            key.w3 |= UInt64(bytes.count + 1) << 56
+            return key
+        }
+        guard bytes.count == 32 else { return nil }
+        var words: (UInt64, UInt64) = (0, 0)
+        for half in 0..<2 {
+            var word: UInt64 = 0
+            for index in half * 16..<half * 16 + 16 {
+                let byte = bytes[index]
+                let nibble: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte &- UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte &- UInt8(ascii: "a") &+ 10
+                default: return nil
+                }
+                word = word << 4 | UInt64(nibble)
+            }
+            if half == 0 { words.0 = word } else { words.1 = word }
+        }
+        return GroupKey(w0: words.0, w1: words.1, w3: GroupKey.packedHex << 56)
+    }
+}
+
+/// Per-group state of one detector: groups held densely (`keys`, `states`) behind an
+/// open-addressing index (linear probing, at most half full) of slot numbers tagged with
+/// hash bits, hashed by a seeded multiply-mix of the key's words. It replaces
+/// `[String: State]`, whose SipHash over the text and string retains dominated the
+/// engine's time, and holds a group in its key, its state and about 16 bytes of index.
+struct GroupTable<State> {
+    private(set) var keys: [GroupKey] = []
+    private(set) var states: [State] = []
+    /// 0 for an empty slot, else the hash's high half << 32 | (position in `keys` + 1).
+    private var index: [UInt64]
+    private var mask: Int
+    /// Random per table, so that addresses chosen by a client cannot be aimed at one chain.
+    private let seed: UInt64
+
+    init() {
+        index = Array(repeating: 0, count: 16)
+        mask = 15
+        seed = UInt64.random(in: .min ... .max)
+    }
+
+    var count: Int { keys.count }
+
+    @inline(__always)
+    private static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let product = a.multipliedFullWidth(by: b)
+        return product.high ^ product.low
+    }
+
+    @inline(__always)
+    private func hash(_ key: GroupKey) -> UInt64 {
+        let left = Self.mix(key.w0 ^ seed, key.w1 ^ 0x9E37_79B9_7F4A_7C15)
+        let right = Self.mix(key.w2 ^ 0xC2B2_AE3D_27D4_EB4F, key.w3 ^ seed)
+        return Self.mix(left ^ 0x1656_67B1_9E37_79F9, right ^ 0x27D4_EB2F_1656_67C5)
+    }
+
+    /// The position of `key` in `keys` and `states`, or nil when the table does not hold it.
+    func position(of key: GroupKey) -> Int? {
+        let hash = hash(key)
+        let tag = hash >> 32
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = index[slot]
+            if entry == 0 { return nil }
+            if entry >> 32 == tag {
+                let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+                if keys[position] == key { return position }
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// The position of `key`, holding `fresh` as its state if the table did not hold it.
+    mutating func insert(_ key: GroupKey, fresh: @autoclosure () -> State) -> Int {
+        let hash = hash(key)
+        let tag = hash >> 32
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = index[slot]
+            if entry == 0 { break }
+            if entry >> 32 == tag {
+                let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+                if keys[position] == key { return position }
+            }
+            slot = (slot + 1) & mask
+        }
+        let position = keys.count
+        keys.append(key)
+        states.append(fresh())
+        if keys.count * 2 > index.count {
+            reindex()
+        } else {
+            index[slot] = tag << 32 | UInt64(position + 1)
+        }
+        return position
+    }
+
+    subscript(position: Int) -> State {
+        get { states[position] }
+        _modify { yield &states[position] }
+    }
+
+    func forEachGroup(_ body: (GroupKey, State) -> Void) {
+        for position in keys.indices { body(keys[position], states[position]) }
+    }
+
+    /// The numbers of the long texts among the keys.
+    var numberedKeys: Set<UInt64> {
+        var held: Set<UInt64> = []
+        for key in keys where key.isNumbered { held.insert(key.w0) }
+        return held
+    }
+
+    /// Drops the groups for which `isDropped` holds, handing each dropped state to `dropped`.
+    mutating func removeAll(where isDropped: (GroupKey, State) -> Bool, dropped: (State) -> Void = { _ in }) {
+        var kept = 0
+        for position in keys.indices {
+            if isDropped(keys[position], states[position]) {
+                dropped(states[position])
+            } else {
+                if kept != position {
+                    keys[kept] = keys[position]
+                    states[kept] = states[position]
+                }
+                kept += 1
+            }
+        }
+        guard kept < keys.count else { return }
+        keys.removeLast(keys.count - kept)
+        states.removeLast(states.count - kept)
+        if keys.count * 8 < keys.capacity {
+            keys = Self.compacted(keys)
+            states = Self.compacted(states)
+        }
+        reindex()
+    }
+
+    private static func compacted<Element>(_ elements: [Element]) -> [Element] {
+        var copy: [Element] = []
+        copy.reserveCapacity(elements.count)
+        copy.append(contentsOf: elements)
+        return copy
+    }
+
+    private mutating func reindex() {
+        var size = 16
+        while size < keys.count * 2 { size <<= 1 }
+        index = Array(repeating: 0, count: size)
+        mask = size - 1
+        for position in keys.indices {
+            let hash = hash(keys[position])
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while index[slot] != 0 { slot = (slot + 1) & mask }
+            index[slot] = (hash >> 32) << 32 | UInt64(position + 1)
+        }
+    }
+}
