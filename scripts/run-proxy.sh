@@ -20,7 +20,8 @@ if [[ ! -f "$config" ]]; then
     # What clients dial, for the printed links: this machine's first address.
     public_host=$(hostname -I 2>/dev/null | awk '{print $1}')
     public_host=${public_host:-127.0.0.1}
-    secret=$("$mtproxy" secret generate --server "$public_host" --port "$port" | grep -oiE '\b[0-9a-f]{32,}\b' | head -n1 || true)
+    # Its note about created: is done below, where the file gets that line.
+    secret=$("$mtproxy" secret generate --server "$public_host" --port "$port" 2> >(grep -v 'created:' >&2) | grep -oiE '\b[0-9a-f]{32,}\b' | head -n1 || true)
     if [[ -z "$secret" ]]; then
         echo "run-proxy: \`mtproxy secret generate\` printed no secret" >&2
         exit 1

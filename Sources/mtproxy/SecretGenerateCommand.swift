@@ -1,11 +1,15 @@
 import ArgumentParser
+import EventLog
 import Proxy
 
 struct SecretGenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Print a fresh secret (16 random bytes) and its tg:// and t.me links.",
-        discussion: "The first line is the secret in hex, ready for the `secret:` key; the next two are the links."
+        discussion: """
+        The first line is the secret in hex, ready for the `secret:` key; the next two are the links. \
+        Standard error suggests its `created:` line, which `mtforensics check` dates the secret by.
+        """
     )
 
     enum Form: String, ExpressibleByArgument, CaseIterable {
@@ -52,6 +56,8 @@ struct SecretGenerateCommand: ParsableCommand {
         print(secret.hexText)
         print(link.telegramURL)
         print(link.webURL)
+        let now = Event.nowMilliseconds()
+        printError("note: add `created: \(RetirementTime.format(milliseconds: now - now % 1000))` beside `secret:` so that `mtforensics check` can date the secret")
         if server == nil {
             printError("note: the links name this machine (\(host)); give --server with the name or address clients dial")
         }

@@ -288,6 +288,19 @@ final class RotationScene {
         #expect(scene.counted == Array(1...7))
     }
 
+    @Test func aCopyIsFoundEvenWhenNothingOfTheFileWasReadBeforeTheStop() throws {
+        let scene = try RotationScene()
+        defer { scene.remove() }
+        try scene.write(3)
+        // Committed while idle: the position is the start of the file, which has a first line by now.
+        scene.commit()
+        scene.restart()
+        try scene.copyTruncate()
+        try scene.write(1)
+        scene.drain()
+        #expect(scene.counted == Array(1...4))
+    }
+
     @Test func aFileTruncatedWhileDownWithoutACopyIsReadFromItsBeginning() throws {
         let scene = try RotationScene()
         defer { scene.remove() }

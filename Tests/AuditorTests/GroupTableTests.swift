@@ -46,7 +46,7 @@ import Testing
         var keys = GroupKeys()
         var table = GroupTable<Int>()
         var model: [String: Int] = [:]
-        for step in 0..<20_000 {
+        for step in 0..<10_000 {
             let text = Self.text(Int.random(in: 0..<3_000, using: &random), &random)
             let key = keys.key(for: text)
             let position = table.insert(key, fresh: 0)
@@ -94,7 +94,7 @@ import Testing
         let counter = SlidingWindowCounter(count: count, windowMilliseconds: window)
         let model = WindowModel(count: count, window: window)
         var clock: Int64 = 0
-        for step in 0..<30_000 {
+        for step in 0..<12_000 {
             clock += Int64.random(in: 0...200, using: &random)
             // a few seconds out of order now and then
             let time = clock - (Int.random(in: 0..<10, using: &random) == 0 ? Int64.random(in: 0...4_000, using: &random) : 0)
@@ -142,7 +142,7 @@ import Testing
         let counter = DistinctCounter(count: count, windowMilliseconds: window)
         let model = DistinctModel(count: count, window: window)
         var clock: Int64 = 0
-        for step in 0..<30_000 {
+        for step in 0..<12_000 {
             clock += Int64.random(in: 0...300, using: &random)
             let time = clock - (Int.random(in: 0..<10, using: &random) == 0 ? Int64.random(in: 0...4_000, using: &random) : 0)
             let group = Self.text(Int.random(in: 0..<10, using: &random), &random)

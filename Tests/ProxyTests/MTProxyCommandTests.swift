@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -58,6 +59,11 @@ import Testing
         #expect(secret.domain == "www.example.com")
         #expect(lines[1] == "tg://proxy?server=proxy.example.net&port=8443&secret=\(lines[0])")
         #expect(lines[2] == "https://t.me/proxy?server=proxy.example.net&port=8443&secret=\(lines[0])")
+        // The created: line to paste beside it, a UTC time within the last minutes.
+        let created = try #require(output.standardError.firstMatch(of: /created: (\S+Z)`/)?.1)
+        let milliseconds = try #require(RetirementTime.parse(created))
+        #expect(abs(Event.nowMilliseconds() - milliseconds) < 600_000)
+        #expect(!output.standardError.contains(lines[0]))
         let again = try Self.run(["secret", "generate", "--domain", "www.example.com", "--server", "h"])
         #expect(again.standardOutput.split(separator: "\n").first.map(String.init) != lines[0])
     }

@@ -279,3 +279,23 @@ def test_make_checklist_against_a_running_proxy(run_dir, new_secret):
     assert "created:" in (directory / "mtproxy.yaml").read_text()
     again = checklist_outcomes(make("checklist", *variables).stdout)
     assert again["secret_age"] == "PASS"
+
+
+def test_make_run_writes_a_new_configuration_whose_secret_is_dated(tmp_path, mtproxy_binary):
+    """The first `make run` writes RUN_DIR/mtproxy.yaml with a fresh secret and its created:
+    time. The proxy itself is stood in for (it would listen beyond loopback): the stand-in
+    checks the file with the real binary instead of running it."""
+    stand_in = tmp_path / "mtproxy"
+    stand_in.write_text(f'#!/usr/bin/env bash\nif [[ $1 == run ]]; then exec "{mtproxy_binary}" check-config "${{@:2}}"; fi\n'
+                        f'exec "{mtproxy_binary}" "$@"\n')
+    stand_in.chmod(0o755)
+    directory = tmp_path / "run"
+    before = time.time()
+    result = subprocess.run([str(ROOT / "scripts" / "run-proxy.sh"), str(stand_in), str(directory), str(free_port()),
+                             f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "created:" not in result.stderr
+    text = (directory / "mtproxy.yaml").read_text()
+    created = re.search(r"^    created: (\S+)$", text, re.MULTILINE)
+    assert created, text
+    assert before - 5 <= epoch(created.group(1)) <= time.time() + 5

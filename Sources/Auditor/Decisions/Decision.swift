@@ -12,7 +12,9 @@ public struct Decision: Sendable, Hashable {
 
         /// What kind of value `text` is, or nil when it is none of them.
         public init?(value text: String) {
-            if text.contains("/") {
+            // Bytes, not `contains("/")`: with Foundation in the module that resolves to
+            // NSString's search, the cost of every decision.
+            if text.utf8.contains(UInt8(ascii: "/")) {
                 guard CIDR(text) != nil else { return nil }
                 self = .cidr
             } else if IPAddress(text) != nil {

@@ -45,31 +45,46 @@ struct GroupKeys {
     }
 
     private static func compactKey(_ bytes: UnsafeBufferPointer<UInt8>) -> GroupKey? {
+        let count = bytes.count
+        guard count > 0, let base = bytes.baseAddress else { return GroupKey(w3: 1 << 56) }
+        let raw = UnsafeRawPointer(base)
+        // Whole words, and the tail as the last eight bytes shifted down: no byte loop
+        // and no memcpy call for the addresses and prefixes that make most keys.
+        func word(_ offset: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        func tail(_ wordEnd: Int) -> UInt64 { word(count - 8) >> UInt64((wordEnd - count) * 8) }
         var key = GroupKey()
-        if bytes.count <= GroupKey.inlineCapacity {
-            withUnsafeMutableBytes(of: &key) { raw in
-                if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
-            }
-            key.w3 |= UInt64(bytes.count + 1) << 56
-            return key
-        }
-        guard bytes.count == 32 else { return nil }
-        var words: (UInt64, UInt64) = (0, 0)
-        for half in 0..<2 {
-            var word: UInt64 = 0
-            for index in half * 16..<half * 16 + 16 {
-                let byte = bytes[index]
-                let nibble: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte &- UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte &- UInt8(ascii: "a") &+ 10
-                default: return nil
+        switch count {
+        case ..<8:
+            for index in 0..<count { key.w0 |= UInt64(base[index]) << UInt64(index * 8) }
+        case 8:
+            key.w0 = word(0)
+        case ...16:
+            (key.w0, key.w1) = (word(0), tail(16))
+        case ...24:
+            (key.w0, key.w1, key.w2) = (word(0), word(8), tail(24))
+        case ...GroupKey.inlineCapacity:
+            (key.w0, key.w1, key.w2, key.w3) = (word(0), word(8), word(16), tail(32))
+        case 32:
+            // An ip_hash: lowercase hex, two digits a byte.
+            var words: (UInt64, UInt64) = (0, 0)
+            var invalid = false
+            for half in 0..<2 {
+                var packed: UInt64 = 0
+                for index in half * 16..<half * 16 + 16 {
+                    let byte = base[index]
+                    let digit = byte &- UInt8(ascii: "0")
+                    let letter = byte &- UInt8(ascii: "a")
+                    invalid = invalid || (digit >= 10 && letter >= 6)
+                    packed = packed << 4 | UInt64(digit < 10 ? digit : letter &+ 10)
                 }
-                word = word << 4 | UInt64(nibble)
+                if half == 0 { words.0 = packed } else { words.1 = packed }
             }
-            if half == 0 { words.0 = word } else { words.1 = word }
+            return invalid ? nil : GroupKey(w0: words.0, w1: words.1, w3: GroupKey.packedHex << 56)
+        default:
+            return nil
         }
-        return GroupKey(w0: words.0, w1: words.1, w3: GroupKey.packedHex << 56)
+        key.w3 |= UInt64(count + 1) << 56
+        return key
     }
 }
 

@@ -49,6 +49,8 @@ public final class RuleEngine {
         let counting: Counting
         let distinctField: EventField?
         let limit: String
+        let reasonCounts: Bool
+        let reasonText: String
         var matched = 0
         var alerts = 0
         /// Recent matching events, only while reports are kept (`keepEvidence`).
@@ -69,6 +71,7 @@ public final class RuleEngine {
             self.actions = actions
             self.groupBy = rule.groupBy
             self.groupNames = rule.groupBy.map(\.description)
+            (reasonCounts, reasonText) = RuleEngine.reasonText(rule)
             switch rule.kind {
             case .threshold(let count, let window):
                 counting = .threshold(SlidingWindowCounter(count: count, windowMilliseconds: window))
@@ -159,10 +162,25 @@ public final class RuleEngine {
             .upstreamFailed, .sessionClosed, .eventsDropped, .secretRotated, .secretRetired,
         ].map(\.rawValue)
 
-        func rules(for action: EventAction) -> [ActiveRule] {
+        /// Action strings met before and their list (`lists.count`: `others`), held so that
+        /// their storage stays theirs: the decoder gives the vocabulary's constants, so the
+        /// same two words come again and are recognised without comparing text.
+        private var seen: [(action: String, list: Int)] = []
+
+        private static func bits(_ text: String) -> (UInt64, UInt64) {
+            unsafeBitCast(text, to: (UInt64, UInt64).self)
+        }
+
+        mutating func rules(for action: EventAction) -> [ActiveRule] {
             let name = action.rawValue
-            for index in actions.indices where actions[index] == name { return lists[index] }
-            return others
+            let bits = Self.bits(name)
+            for entry in seen {
+                let known = Self.bits(entry.action)
+                if known.0 == bits.0 && known.1 == bits.1 { return entry.list < lists.count ? lists[entry.list] : others }
+            }
+            let list = actions.firstIndex(of: name) ?? lists.count
+            if seen.count < 32 { seen.append((name, list)) }
+            return list < lists.count ? lists[list] : others
         }
     }
 
@@ -281,7 +299,7 @@ public final class RuleEngine {
         // A value already banned gives no decision whatever else holds: skip the scope
         // and allowlist checks and the reason's text (most alerts of a flood land here).
         if book.isInForce(value, at: time) { return }
-        if case .decided(let decision) = book.ban(value, rule: rule.name, reason: reason(rule, overflow),
+        if case .decided(let decision) = book.ban(value, rule: rule.name, reason: reason(entry, overflow),
                                                    policy: policy, at: time) {
             findings.append(.decision(decision))
         }
@@ -351,13 +369,18 @@ public final class RuleEngine {
         return evidence
     }
 
-    private func reason(_ rule: Rule, _ overflow: Overflow) -> String {
+    /// A decision's reason: the overflow's count before `reasonText` when `reasonCounts`.
+    private static func reasonText(_ rule: Rule) -> (counts: Bool, text: String) {
         switch rule.kind {
-        case .threshold(_, let window): "\(overflow.count) events in \(Self.format(window))"
-        case .leaky(let capacity, let leak): "bucket of \(capacity) leaking 1 per \(Self.format(leak)) overflowed"
-        case .distinct(let field, _, let window): "\(overflow.count) distinct \(field) in \(Self.format(window))"
-        case .trigger, .anomaly: rule.description.isEmpty ? rule.name : rule.description
+        case .threshold(_, let window): (true, " events in \(Self.format(window))")
+        case .leaky(let capacity, let leak): (false, "bucket of \(capacity) leaking 1 per \(Self.format(leak)) overflowed")
+        case .distinct(let field, _, let window): (true, " distinct \(field) in \(Self.format(window))")
+        case .trigger, .anomaly: (false, rule.description.isEmpty ? rule.name : rule.description)
         }
+    }
+
+    private func reason(_ entry: ActiveRule, _ overflow: Overflow) -> String {
+        entry.reasonCounts ? String(overflow.count) + entry.reasonText : entry.reasonText
     }
 
     private func groupKey(_ fields: [EventField], _ event: Event) -> String? {

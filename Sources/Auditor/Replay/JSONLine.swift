@@ -6,6 +6,8 @@ import EventLog
 struct JSONLine {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
+    /// Set while the line is written with `appendingTo:times:`.
+    private var times: EventTime.Cache?
 
     init() {}
 
@@ -15,11 +17,24 @@ struct JSONLine {
         bytes.append(UInt8(ascii: "{"))
     }
 
+    /// As `init(appendingTo:)`, writing times with `cache`'s date until `close(into:times:)`.
+    init(appendingTo buffer: inout [UInt8], times cache: inout EventTime.Cache) {
+        self.init(appendingTo: &buffer)
+        times = cache
+        cache = EventTime.Cache()
+    }
+
     /// Ends the object and hands the buffer back.
     mutating func close(into buffer: inout [UInt8]) {
         bytes.append(UInt8(ascii: "}"))
         swap(&bytes, &buffer)
         bytes = []
+    }
+
+    /// Ends the object, handing the buffer and the time cache back.
+    mutating func close(into buffer: inout [UInt8], times cache: inout EventTime.Cache) {
+        close(into: &buffer)
+        if let times { cache = times }
     }
 
     private mutating func key(_ name: StaticString) {
@@ -68,7 +83,11 @@ struct JSONLine {
     mutating func addTime(_ name: StaticString, _ milliseconds: Int64) {
         key(name)
         bytes.append(UInt8(ascii: "\""))
-        EventTime.append(milliseconds, to: &bytes)
+        if times != nil {
+            EventTime.append(milliseconds, to: &bytes, cache: &times!)
+        } else {
+            EventTime.append(milliseconds, to: &bytes)
+        }
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -166,6 +185,46 @@ enum EventTime {
     static func append(_ milliseconds: Int64, to bytes: inout [UInt8]) {
         JSONText.appendTimestamp(milliseconds, to: &bytes)
     }
+
+    /// The date part (`YYYY-MM-DDT`) of the last day written: replay writes thousands of
+    /// times a day, and the calendar arithmetic was most of an alert's JSON.
+    struct Cache {
+        var day: Int64 = .min
+        var date: [UInt8] = []
+    }
+
+    /// Years 0000…9999, the range `JSONText.appendTimestamp` writes unclamped.
+    private static let cacheable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// As `append(_:to:)`, the date taken from `cache` when it is the same day.
+    static func append(_ milliseconds: Int64, to bytes: inout [UInt8], cache: inout Cache) {
+        guard cacheable.contains(milliseconds) else { return append(milliseconds, to: &bytes) }
+        var day = milliseconds / 86_400_000
+        var rest = milliseconds % 86_400_000
+        if rest < 0 { (day, rest) = (day - 1, rest + 86_400_000) }
+        if day != cache.day {
+            var text: [UInt8] = []
+            JSONText.appendTimestamp(day * 86_400_000, to: &text)
+            cache = Cache(day: day, date: Array(text.prefix(11)))
+        }
+        bytes.append(contentsOf: cache.date)
+        let second = rest / 1000
+        appendTwoDigits(second / 3600, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(second / 60 % 60, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(second % 60, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        let fraction = rest % 1000
+        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        appendTwoDigits(fraction % 100, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    private static func appendTwoDigits(_ value: Int64, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "0") + UInt8(value / 10))
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
 }
 
 extension Finding {
@@ -179,7 +238,13 @@ extension Finding {
 
     /// Appends `jsonLine(source:)` to `buffer`, without its newline.
     public func appendJSONLine(source: String? = nil, to buffer: inout [UInt8]) {
-        var line = JSONLine(appendingTo: &buffer)
+        var times = EventTime.Cache()
+        appendJSONLine(source: source, to: &buffer, times: &times)
+    }
+
+    /// As `appendJSONLine(source:to:)`, with the date of the last time written kept in `times`.
+    func appendJSONLine(source: String? = nil, to buffer: inout [UInt8], times: inout EventTime.Cache) {
+        var line = JSONLine(appendingTo: &buffer, times: &times)
         switch self {
         case .alert(let alert):
             line.add("type", "alert")
@@ -222,6 +287,6 @@ extension Finding {
             line.add("level", match.level)
             line.add("limit", match.limit)
         }
-        line.close(into: &buffer)
+        line.close(into: &buffer, times: &times)
     }
 }

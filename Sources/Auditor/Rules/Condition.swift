@@ -71,7 +71,7 @@ public indirect enum Condition: Sendable, Hashable {
     }
 
     static func isWithin(_ text: String, _ networks: [CIDR]) -> Bool {
-        if text.contains("/") {
+        if text.utf8.contains(UInt8(ascii: "/")) {
             guard let prefix = CIDR(text) else { return false }
             return networks.contains { $0.length <= prefix.length && $0.contains(prefix.network) }
         }

@@ -106,7 +106,14 @@ public final class EventTail {
 
     /// Saves the position of every line handed out so far.
     public func commit() {
-        if let handedOut { store?.save(handedOut) }
+        guard var position = handedOut else { return }
+        if position.firstLineHash == 0, descriptor >= 0, position.device == device, position.inode == inode {
+            // Nothing read of it yet, but it may have a first line by now: what tells its copy after a copytruncate.
+            position.firstLineHash = Self.firstLineHash(of: descriptor)
+            if position.firstLineHash != 0 { firstLineHash = position.firstLineHash }
+            handedOut = position
+        }
+        store?.save(position)
     }
 
     private struct OpenFile {
