@@ -149,4 +149,16 @@ import Testing
         engine.process(.at(0, .handshakeFailed, ip: "203.0.113.1"), into: &findings)
         #expect(findings.contains { if case .decision(let decision) = $0 { decision.simulated } else { false } })
     }
+
+    @Test func derivedPrefixIsTheAddressNetwork() {
+        var random = GroupTableTests.Stream(state: 9)
+        for _ in 0..<500 {
+            let address = (0..<4).map { _ in String(Int.random(in: 0...255, using: &random)) }.joined(separator: ".")
+            #expect(EventField.prefix(of: address) == IPAddress(address)?.eventPrefix.description, "\(address)")
+        }
+        #expect(EventField.prefix(of: "2001:db8:1:2::7") == "2001:db8:1::/48")
+        #expect(EventField.prefix(of: "203.0.113.07") == IPAddress("203.0.113.07")?.eventPrefix.description)
+        #expect(EventField.prefix(of: "not an address") == nil)
+        #expect(EventField.prefix(of: "203.0.113.7" + String(repeating: " ", count: 29)) == nil)
+    }
 }

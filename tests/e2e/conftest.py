@@ -86,6 +86,19 @@ def new_secret():
             return key
 
 
+def stop_all(request, started):
+    """Stops every program a test started; when the test failed, prints what each said
+    (secrets are random per test) and its last events."""
+    for program in started:
+        program.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for program in started:
+            print(f"--- {program.name} output ---\n{program.output()[-4000:]}")
+            for event in (program.events() if hasattr(program, "events") else [])[-40:]:
+                print(event)
+
+
 @pytest.fixture
 def start_proxy(request, tmp_path, fake_dc, mtproxy_binary):
     """start_proxy(secret_hex, **top-level overrides) -> a running proxy, stopped at teardown."""
@@ -104,15 +117,7 @@ def start_proxy(request, tmp_path, fake_dc, mtproxy_binary):
         return proxy.start()
 
     yield start
-    for proxy in started:
-        proxy.stop()
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        for proxy in started:
-            # What the proxy said, for the failure report (secrets are random per test).
-            print(f"--- {type(proxy).__name__} output ---\n{proxy.output()[-4000:] if hasattr(proxy, 'output') else ''}")
-            for event in (proxy.events() if hasattr(proxy, "events") else [])[-40:]:
-                print(event)
+    stop_all(request, started)
 
 
 @pytest.fixture(scope="session")
@@ -138,9 +143,4 @@ def start_auditor(request, tmp_path, mtauditor_binary):
         return auditor.start()
 
     yield start
-    for auditor in started:
-        auditor.stop()
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        for auditor in started:
-            print(f"--- mtauditor output ---\n{auditor.output()[-4000:]}")
+    stop_all(request, started)

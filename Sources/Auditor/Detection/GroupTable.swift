@@ -44,6 +44,33 @@ struct GroupKeys {
         numbers = numbers.filter { held.contains($0.value) }
     }
 
+    private static let lanes: UInt64 = 0x0101_0101_0101_0101
+
+    /// Bytes of `word` strictly between `low` and `high`, as their top bit (all bytes < 0x80).
+    @inline(__always)
+    private static func between(_ word: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
+        let seven = word & (lanes &* 0x7F)
+        return ((lanes &* (127 &+ high)) &- seven) & ~word & (seven &+ lanes &* (127 &- low)) & (lanes &* 0x80)
+    }
+
+    /// Sixteen lowercase hex digits (`first` then `second`, eight bytes each) as one
+    /// number, first digit highest; nil when one is not a lowercase hex digit. Eight
+    /// digits at a time, in the word's lanes.
+    @inline(__always)
+    private static func packedHex(_ first: UInt64, _ second: UInt64) -> UInt64? {
+        func digits(_ word: UInt64) -> UInt64? {
+            guard word & (lanes &* 0x80) == 0,
+                  between(word, 0x2F, 0x3A) | between(word, 0x60, 0x67) == lanes &* 0x80 else { return nil }
+            // '0'…'9' keep their low nibble; 'a'…'f' (bit 6 set) add nine to theirs.
+            let nibbles = (word & (lanes &* 0x0F)) &+ ((word >> 6) & lanes) &* 9
+            let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF
+            let quads = ((pairs << 8) | (pairs >> 16)) & 0x0000_FFFF_0000_FFFF
+            return ((quads << 16) | (quads >> 32)) & 0xFFFF_FFFF
+        }
+        guard let high = digits(first), let low = digits(second) else { return nil }
+        return high << 32 | low
+    }
+
     private static func compactKey(_ bytes: UnsafeBufferPointer<UInt8>) -> GroupKey? {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return GroupKey(w3: 1 << 56) }
@@ -65,21 +92,8 @@ struct GroupKeys {
         case ...GroupKey.inlineCapacity:
             (key.w0, key.w1, key.w2, key.w3) = (word(0), word(8), word(16), tail(32))
         case 32:
-            // An ip_hash: lowercase hex, two digits a byte.
-            var words: (UInt64, UInt64) = (0, 0)
-            var invalid = false
-            for half in 0..<2 {
-                var packed: UInt64 = 0
-                for index in half * 16..<half * 16 + 16 {
-                    let byte = base[index]
-                    let digit = byte &- UInt8(ascii: "0")
-                    let letter = byte &- UInt8(ascii: "a")
-                    invalid = invalid || (digit >= 10 && letter >= 6)
-                    packed = packed << 4 | UInt64(digit < 10 ? digit : letter &+ 10)
-                }
-                if half == 0 { words.0 = packed } else { words.1 = packed }
-            }
-            return invalid ? nil : GroupKey(w0: words.0, w1: words.1, w3: GroupKey.packedHex << 56)
+            guard let high = packedHex(word(0), word(8)), let low = packedHex(word(16), word(24)) else { return nil }
+            return GroupKey(w0: high, w1: low, w3: GroupKey.packedHex << 56)
         default:
             return nil
         }

@@ -35,6 +35,9 @@ final class RateBaseline {
     private var recent: Deque<Double> = []
     private var limit: (value: Double, mean: Double, sigma: Double)?
     private var alerted = false
+    /// Where the open interval ends (`.min` before the first event, or when the end is
+    /// past `Int64.max`): a time before it closes nothing.
+    private var openEnd: Int64 = .min
 
     init(parameters: AnomalyParameters) {
         self.parameters = parameters
@@ -64,9 +67,12 @@ final class RateBaseline {
 
     /// Closes every interval that ends at or before `time`, empty ones counting as zero.
     func advance(to time: Int64) {
+        // Called for every event: most fall in the open interval, found without dividing.
+        if time < openEnd { return }
         let index = Self.floorDivide(time, parameters.intervalMilliseconds)
         guard let open = interval else {
             interval = index
+            openEnd = Self.end(of: index, parameters.intervalMilliseconds)
             return
         }
         guard index > open else { return }
@@ -74,6 +80,7 @@ final class RateBaseline {
         let gaps = min(index - open - 1, Int64(parameters.history))
         for _ in 0..<gaps { close(0) }
         interval = index
+        openEnd = Self.end(of: index, parameters.intervalMilliseconds)
         count = 0
         values.removeAll(keepingCapacity: true)
         alerted = false
@@ -105,6 +112,12 @@ final class RateBaseline {
     static func median(_ sorted: [Double]) -> Double {
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    private static func end(of index: Int64, _ length: Int64) -> Int64 {
+        let (next, overflow) = index.addingReportingOverflow(1)
+        let (end, further) = next.multipliedReportingOverflow(by: length)
+        return overflow || further ? .min : end
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {

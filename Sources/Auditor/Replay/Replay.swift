@@ -80,9 +80,10 @@ public final class Replay {
         var findings: [Finding] = []
         func handle(_ event: Event, line: Int, from reader: EventFileReader) throws(AuditorError) {
             summary.events += 1
-            findings.removeAll(keepingCapacity: true)
             engine.process(event, into: &findings)
             guard !findings.isEmpty else { return }
+            // Emptied here rather than before every event: most events find nothing.
+            defer { findings.removeAll(keepingCapacity: true) }
             let source = engine.explain ? "\(reader.path):\(line)" : nil
             for finding in findings {
                 switch finding {

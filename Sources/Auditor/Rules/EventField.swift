@@ -80,10 +80,23 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
     /// The /24 or /48 of an address. Dotted-quad IPv4, the common case, is cut as text
     /// (after checking it is one) rather than parsed and formatted back.
     static func prefix(of address: String) -> String? {
-        if let cut = ipv4PrefixLength(address.utf8) {
+        // Over the contiguous bytes (a pointer, not `UTF8View` indices), built in one go:
+        // every failed handshake's `source.prefix` is derived here.
+        if let derived = address.utf8.withContiguousStorageIfAvailable(ipv4Prefix(of:)) {
+            if let derived { return derived }
+        } else if let cut = ipv4PrefixLength(address.utf8) {
             return String(decoding: address.utf8.prefix(cut), as: UTF8.self) + "0/24"
         }
         return IPAddress(address)?.eventPrefix.description
+    }
+
+    private static func ipv4Prefix(of bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard let cut = ipv4PrefixLength(bytes) else { return nil }
+        return String(unsafeUninitializedCapacity: cut + 4) { buffer in
+            _ = buffer.initialize(from: bytes[..<cut])
+            _ = buffer[cut...].initialize(from: "0/24".utf8)
+            return cut + 4
+        }
     }
 
     /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil.
