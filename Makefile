@@ -1,5 +1,6 @@
 # mtshield — set-up, build and test entry points.
-#   make run    install what is missing, build release, create run/mtproxy.yaml, start the proxy
+#   make run    install what is missing, build release, create run/mtproxy.yaml and
+#               run/mtauditor.yaml, start the proxy and the auditor beside it
 #   make test   install what is missing, build, run `swift test` and the end-to-end suite
 # Day to day (README.md, "Deployment"): start stop restart reload status logs [N=50]
 # monitor rotate backup restore [BACKUP=name] checklist.
@@ -24,6 +25,12 @@ PROXY_BIN = $(if $(MTPROXY),$(MTPROXY),$(RELEASE_BIN)/mtproxy)
 FORENSICS_BIN = $(if $(MTFORENSICS),$(MTFORENSICS),$(RELEASE_BIN)/mtforensics)
 NEEDS_RELEASE = $(if $(MTPROXY),,release)
 NEEDS_RELEASE_FORENSICS = $(if $(MTFORENSICS),,release)
+# The auditor beside the proxy (scripts/auditorctl.sh): MTAUDITOR empty is the one beside
+# the proxy's binary; AUDITOR=0 runs the proxy alone.
+MTAUDITOR ?=
+AUDITOR ?= 1
+AUDITOR_METRICS ?= 127.0.0.1:3002
+export MTAUDITOR AUDITOR AUDITOR_METRICS
 
 APT_BUILD := libssl-dev zlib1g-dev liblz4-dev
 APT_TEST := $(APT_BUILD) lz4 nftables iproute2 logrotate python3-venv

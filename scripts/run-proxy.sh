@@ -6,6 +6,10 @@
 # its standard output, the events when events.path is "-", is appended to
 # RUN_DIR/events.jsonl (for `make logs`); in the background its log goes to
 # RUN_DIR/mtproxy.log.
+# Before the proxy it starts the auditor (scripts/auditorctl.sh: RUN_DIR/mtauditor.yaml,
+# written when missing, following RUN_DIR/events.jsonl and banning through the proxy's
+# blocklist file), MTAUDITOR or the mtauditor beside MTPROXY_BINARY; AUDITOR=0 skips it.
+# When the proxy stops, so does the auditor.
 # Usage: [DETACH=1] scripts/run-proxy.sh MTPROXY_BINARY RUN_DIR PORT STATS_LISTEN
 set -euo pipefail
 
@@ -14,6 +18,8 @@ run_dir=$2
 port=$3
 stats=$4
 config="$run_dir/mtproxy.yaml"
+auditorctl=$(dirname "${BASH_SOURCE[0]}")/auditorctl.sh
+mtauditor=${MTAUDITOR:-$(dirname "$mtproxy")/mtauditor}
 
 mkdir -p "$run_dir"
 if [[ ! -f "$config" ]]; then
@@ -41,6 +47,8 @@ if [[ ! -f "$config" ]]; then
         echo "    secret: $secret"
         echo "    created: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "public_host: $public_host"
+        # The auditor's bans (scripts/auditorctl.sh), picked up live.
+        echo "blocklist: \"$(cd "$run_dir" && pwd)/blocklist.txt\""
         echo "events:"
         echo "  path: \"-\""
         echo "stats:"
@@ -71,6 +79,9 @@ fi
 
 "$mtproxy" link --config "$config"
 (umask 077 && touch "$events_file" "$log_file")
+if ! "$auditorctl" "$mtauditor" "$run_dir" status >/dev/null; then
+    "$auditorctl" "$mtauditor" "$run_dir" start
+fi
 
 if [[ "${DETACH:-0}" == 1 ]]; then
     log_start=$(stat -c %s "$log_file")
@@ -85,6 +96,7 @@ if [[ "${DETACH:-0}" == 1 ]]; then
             tail -c +"$((log_start + 1))" "$log_file" | tail -n 20 >&2
             kill -TERM "$pid" 2>/dev/null || true
             rm -f "$pid_file"
+            "$auditorctl" "$mtauditor" "$run_dir" stop >/dev/null
             exit 1
         fi
         sleep 0.1
@@ -105,4 +117,5 @@ while kill -0 "$pid" 2>/dev/null; do
     wait "$pid" || status=$?
 done
 if [[ "$(cat "$pid_file" 2>/dev/null)" == "$pid" ]]; then rm -f "$pid_file"; fi
+"$auditorctl" "$mtauditor" "$run_dir" stop || true
 exit "$status"

@@ -1,4 +1,4 @@
-import Auditor
+@testable import Auditor
 import EventLog
 import Foundation
 import Testing
@@ -89,5 +89,143 @@ import Testing
         #expect(throws: AuditorError.self) { try ReportSummary.load(directory: directory + "/missing", since: 0, now: Self.now) }
         #expect(throws: AuditorError.self) { try ReportSummary.period("yesterday") }
         #expect(try ReportSummary.period("7d") == 7 * 24 * Self.hour)
+    }
+
+    // MARK: The state store
+
+    /// A real state store in a temporary directory: bans by rules over two days, a manual one,
+    /// one lifted by an operator, one made before the period and still in force.
+    static func prepareStore(in directory: String) async throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/auditor.sqlite"
+        let store = try await DecisionStore.open(path: path)
+        do {
+            try await store.record([
+                ban("198.51.100.20", "failures", at: now - 30 * hour),
+                Decision(value: "198.51.100.21", scope: .ip, rule: "failures", reason: "long ban", created: now - 30 * hour,
+                         until: now + 10 * hour, repeatCount: 3),
+                ban("203.0.113.7", "failures", at: now - 3 * hour, repeatCount: 2),
+                Decision(value: "203.0.113.0/24", scope: .cidr, rule: "probing-prefix", reason: "12 addresses", created: now - 2 * hour,
+                         until: now + hour, repeatCount: 1),
+                ban("192.0.2.77", "flood", at: now - 26 * hour),
+                ban("198.51.100.30", "future", at: now + hour),
+            ])
+            _ = try await store.banManually("192.0.2.50", durationMilliseconds: 2 * hour, reason: "seen scanning", allowlist: [],
+                                            at: now - hour)
+            _ = try await store.lift("192.0.2.77", at: now - 25 * hour - hour / 2)
+            _ = try await store.banManually("192.0.2.88", durationMilliseconds: 2 * hour, reason: "lifted later", allowlist: [],
+                                            at: now - 4 * hour)
+            _ = try await store.lift("192.0.2.88", at: now - 4 * hour + hour / 4)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        return path
+    }
+
+    @Test func bansComeFromTheStateStoreWithinThePeriod() async throws {
+        let directory = NSTemporaryDirectory() + "summary-state-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try await Self.prepareStore(in: directory)
+        var summary = ReportSummary(since: Self.now - 24 * Self.hour, now: Self.now)
+        try await summary.merge(state: path)
+        #expect(summary.bans.map(\.value) == ["198.51.100.21", "192.0.2.88", "203.0.113.7", "203.0.113.0/24", "192.0.2.50"],
+                "in force during the period, made in it or before; not over before it, not made after it")
+        let manual = try #require(summary.bans.first { $0.value == "192.0.2.50" })
+        #expect((manual.origin, manual.rule, manual.reason, manual.ended) == ("manual", "manual", "seen scanning", nil))
+        let lifted = try #require(summary.bans.first { $0.value == "192.0.2.88" })
+        #expect(lifted.ended == Self.now - 4 * Self.hour + Self.hour / 4)
+        #expect(summary.rules.map(\.rule).sorted() == ["failures", "manual", "probing-prefix"])
+        #expect(summary.rules.first { $0.rule == "failures" }?.bans == 2)
+
+        let text = summary.text
+        #expect(text.contains("0 alerts, 0 rules fired, 5 bans"), "\(text)")
+        #expect(text.contains("192.0.2.50 (ip) by an operator until"), "\(text)")
+        #expect(text.contains("192.0.2.88 (ip) by an operator until") && text.contains(", lifted "), "\(text)")
+        #expect(text.contains("203.0.113.0/24 (cidr) by probing-prefix until"), "\(text)")
+        #expect(text.contains("  192.0.2.88: 0 alerts, 0 events, banned until") && text.contains("(over), 1 ban"), "\(text)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(summary.json.utf8)) as? [String: Any])
+        let bans = try #require(object["bans"] as? [[String: Any]])
+        #expect(bans.count == 5)
+        #expect(bans.first { $0["value"] as? String == "192.0.2.50" }?["origin"] as? String == "manual")
+        #expect(bans.first { $0["value"] as? String == "192.0.2.88" }?["ended"] is String)
+    }
+
+    @Test func theStoreAndTheReportsAreOneSummary() async throws {
+        let directory = try Self.prepare()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try await Self.prepareStore(in: directory + "/state")
+        var summary = try ReportSummary.load(directory: directory, since: Self.now - 24 * Self.hour, now: Self.now)
+        try await summary.merge(state: path)
+        #expect(summary.bans.filter { $0.value == "203.0.113.7" }.count == 1, "the report's ban and the store's are one")
+        #expect(summary.bans.count == 5)
+        let offender = try #require(summary.offenders().first)
+        #expect((offender.value, offender.alerts, offender.bans) == ("203.0.113.7", 2, 1))
+        #expect(summary.offenders(limit: 20).contains { $0.value == "203.0.113.0/24" && $0.bans == 1 })
+    }
+
+    @Test func aMissingOrForeignStoreIsRefusedByName() async throws {
+        let directory = NSTemporaryDirectory() + "summary-bad-\(UUID())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var summary = ReportSummary(since: Self.now - Self.hour, now: Self.now)
+
+        let missing = directory + "/nothing.sqlite"
+        let absent = await #expect(throws: AuditorError.self) { try await summary.merge(state: missing) }
+        #expect(absent?.description.hasPrefix(missing + ": ") == true && absent?.description.contains("state store: no such file") == true,
+                "\(absent?.description ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: missing), "a report never creates a store")
+
+        let junk = directory + "/junk.sqlite"
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: junk))
+        let corrupt = await #expect(throws: AuditorError.self) { try await summary.merge(state: junk) }
+        #expect(corrupt?.description.hasPrefix(junk + ": ") == true && corrupt?.description.contains("not an SQLite database") == true,
+                "\(corrupt?.description ?? "")")
+
+        let foreign = await #expect(throws: AuditorError.self) { try await summary.merge(state: directory) }
+        #expect(foreign?.description.contains("a directory") == true)
+        #expect(summary.bans.isEmpty)
+    }
+
+    /// The command: `mtauditor report --state F`, and `--config F` naming the store and the reports.
+    @Test func theReportCommandReadsTheStore() async throws {
+        let binary = TestFiles.packageRoot + "/.build/debug/mtauditor"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the mtauditor product first")
+        let directory = NSTemporaryDirectory() + "summary-command-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let state = directory + "/auditor.sqlite"
+        let time = Event.nowMilliseconds()
+        let store = try await DecisionStore.open(path: state)
+        try await store.record([Self.ban("203.0.113.9", "failures", at: time - Self.hour),
+                                Self.ban("203.0.113.10", "failures", at: time - 3 * Self.hour)])
+        _ = try await store.banManually("192.0.2.60", durationMilliseconds: Self.hour, reason: "by hand", allowlist: [], at: time - 1000)
+        await store.close()
+
+        let direct = try await ChildProcess.runOffloaded([binary, "report", "--since", "2h", "--state", state, "--json"],
+                                                         timeout: .seconds(120))
+        try #require(direct.succeeded, "\(direct.failure)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(direct.output)) as? [String: Any])
+        let bans = try #require(object["bans"] as? [[String: Any]])
+        #expect(bans.compactMap { $0["value"] as? String } == ["203.0.113.9", "192.0.2.60"])
+        #expect(bans.last?["origin"] as? String == "manual")
+
+        try """
+            sources: [\(directory)/events.jsonl]
+            rules: \(TestFiles.shippedRules)
+            state: \(state)
+            reports: \(directory)/reports
+            """.write(toFile: directory + "/mtauditor.yaml", atomically: true, encoding: .utf8)
+        let configured = try await ChildProcess.runOffloaded([binary, "report", "--config", directory + "/mtauditor.yaml"],
+                                                             timeout: .seconds(120))
+        try #require(configured.succeeded, "\(configured.failure)")
+        let text = String(decoding: configured.output, as: UTF8.self)
+        #expect(text.contains("0 alerts, 0 rules fired, 3 bans"), "\(text)")
+        #expect(text.contains("192.0.2.60 (ip) by an operator until"), "\(text)")
+
+        let missing = try await ChildProcess.runOffloaded([binary, "report", "--state", directory + "/gone.sqlite"], timeout: .seconds(120))
+        #expect(missing.exitStatus == 1)
+        #expect(missing.errorOutput.contains(directory + "/gone.sqlite: state store: no such file"), "\(missing.errorOutput)")
     }
 }

@@ -1,17 +1,19 @@
 """Day-to-day operations against the real binaries: secret rotation with a grace period,
 `make start/status/logs/reload/restart/stop`, and `make backup/restore`."""
 import asyncio
+import json
 import os
 import pathlib
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
 from conftest import DC_IDS, ROOT
-from harness import client
+from harness import client, raw
 from harness.proxy import free_port, to_yaml
 
 pytestmark = pytest.mark.mtproxy_only
@@ -100,9 +102,10 @@ def make(*arguments, timeout=120):
 
 
 @pytest.fixture
-def run_dir(tmp_path, fake_dc, mtproxy_binary):
+def run_dir(tmp_path, fake_dc, mtproxy_binary, mtauditor_binary):
     """A RUN_DIR with a configuration on 127.0.0.1 (as `make run` would reuse it), and the
-    make variables pointing at it. Stops whatever is left running at teardown."""
+    make variables pointing at it (the auditor beside the proxy on a free metrics port).
+    Stops whatever is left running at teardown."""
     directory = tmp_path / "run"
     directory.mkdir()
     port, stats = free_port(), free_port()
@@ -117,9 +120,16 @@ def run_dir(tmp_path, fake_dc, mtproxy_binary):
     }
     variables = [f"RUN_DIR={directory}", f"MTPROXY={mtproxy_binary}",
                  f"MTFORENSICS={pathlib.Path(mtproxy_binary).parent / 'mtforensics'}",
-                 f"BACKUP_DIR={tmp_path / 'backups'}", f"PORT={port}", f"STATS=127.0.0.1:{stats}"]
+                 f"BACKUP_DIR={tmp_path / 'backups'}", f"PORT={port}", f"STATS=127.0.0.1:{stats}",
+                 f"MTAUDITOR={mtauditor_binary}", f"AUDITOR_METRICS=127.0.0.1:{free_port()}"]
     yield directory, config, port, variables
     make("stop", *variables, timeout=60)
+
+
+def make_environment(variables):
+    """The environment the Makefile gives its scripts (it exports the auditor's variables)."""
+    exported = {"MTAUDITOR", "AUDITOR_METRICS", "AUDITOR"}
+    return dict(os.environ, **{k: v for k, v in (item.split("=", 1) for item in variables) if k in exported})
 
 
 def write_config(directory, config, key):
@@ -154,7 +164,8 @@ def test_make_start_status_logs_reload_restart_stop(run_dir, new_secret):
     assert logs.returncode == 0, logs.stderr
     assert re.search(r"^\d{4}-\d\d-\d\dT[\d:.]+Z\s+proxy\.started", logs.stdout, re.M), logs.stdout
     assert "handshake.succeeded" in logs.stdout and "secret=main" in logs.stdout
-    assert len(make("logs", "N=1", *variables).stdout.strip().splitlines()) == 1
+    proxy_logs = make("logs", "N=1", *variables).stdout.split("--- mtauditor")[0]
+    assert len(proxy_logs.strip().splitlines()) == 1
 
     reloaded = make("reload", *variables)
     assert reloaded.returncode == 0, reloaded.stderr
@@ -222,7 +233,7 @@ def test_make_run_in_the_foreground_is_stopped_by_make_stop(run_dir, new_secret,
     write_config(directory, config, new_secret)
     stats = [v for v in variables if v.startswith("STATS=")][0].split("=", 1)[1]
     foreground = subprocess.Popen([str(ROOT / "scripts" / "run-proxy.sh"), mtproxy_binary, str(directory), str(port), stats],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=make_environment(variables))
     try:
         deadline = time.monotonic() + 30
         while "proxy.started" not in events_in(directory) and time.monotonic() < deadline:
@@ -238,6 +249,101 @@ def test_make_run_in_the_foreground_is_stopped_by_make_stop(run_dir, new_secret,
         out = foreground.stdout.read().decode()
         assert "tg://proxy?server=127.0.0.1" in out and '"event.action":"proxy.stopped"' in out
         assert not (directory / "mtproxy.pid").exists()
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+            foreground.wait(10)
+
+
+ABUSER = "127.0.0.5"
+
+
+def auditor_metric(address, name):
+    """The sum of a metric's samples on the auditor's /metrics (0 when it has none)."""
+    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=5).read().decode()
+    return sum(float(match.group(1)) for match in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def wait_until(condition, timeout=30.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{message} not met within {timeout}s"
+        time.sleep(0.1)
+
+
+def bad_handshake(source_ip, host, port):
+    """64 random bytes: not a handshake under any secret; the proxy closes the connection."""
+    sock = raw.open_from(source_ip, host, port)
+    try:
+        sock.sendall(os.urandom(64))
+        sock.recv(1)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def test_make_run_starts_the_auditor_beside_the_proxy_and_make_stop_stops_both(run_dir, new_secret, mtproxy_binary,
+                                                                                mtauditor_binary):
+    """What `make run` runs: the auditor first (its configuration written: the proxy's events,
+    the shipped rules, the blocklist the proxy watches), then the proxy in the foreground. The
+    auditor reads the proxy's events, bans a flood of bad handshakes through the blocklist, the
+    proxy refuses that address, `mtauditor report` lists the ban; `make stop` stops both."""
+    directory, config, port, variables = run_dir
+    blocklist = directory / "blocklist.txt"
+    write_config(directory, dict(config, blocklist=str(blocklist)), new_secret)
+    stats = [v for v in variables if v.startswith("STATS=")][0].split("=", 1)[1]
+    metrics = [v for v in variables if v.startswith("AUDITOR_METRICS=")][0].split("=", 1)[1]
+    foreground = subprocess.Popen([str(ROOT / "scripts" / "run-proxy.sh"), mtproxy_binary, str(directory), str(port), stats],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=make_environment(variables))
+    try:
+        def started():
+            assert foreground.poll() is None, foreground.stderr.read().decode()
+            return "proxy.started" in events_in(directory)
+        wait_until(started, message="the proxy started")
+        proxy_pid = int((directory / "mtproxy.pid").read_text())
+        auditor_pid = int((directory / "mtauditor.pid").read_text())
+        assert pathlib.Path(f"/proc/{auditor_pid}/cmdline").read_bytes().split(b"\0")[1:3] == [b"run", b"--config"]
+        auditor_config = (directory / "mtauditor.yaml").read_text()
+        for expected in (str(directory / "events.jsonl"), str(ROOT / "rules"), str(blocklist), metrics):
+            assert expected in auditor_config, auditor_config
+        wait_until(lambda: auditor_metric(metrics, "mtauditor_events_read_total") >= 1, message="the auditor read an event")
+
+        assert attempt("127.0.0.1", port, new_secret) == "relayed"
+        # The shipped rule handshake-failures-per-ip: 20 failed handshakes from one address in a minute.
+        for _ in range(25):
+            bad_handshake(ABUSER, "127.0.0.1", port)
+        wait_until(lambda: ABUSER in blocklist.read_text() if blocklist.exists() else False, message="the abuser in the blocklist")
+        wait_until(lambda: raw.closed_without_a_byte(ABUSER, "127.0.0.1", port, wait=1.0), message="the abuser refused")
+        assert attempt("127.0.0.1", port, new_secret) == "relayed"
+        assert auditor_metric(metrics, "mtauditor_events_read_total") >= 25
+        assert auditor_metric(metrics, "mtauditor_active_bans") >= 1
+
+        status = make("status", *variables)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"pid {proxy_pid}" in status.stdout and f"mtauditor is running: pid {auditor_pid}" in status.stdout
+        assert re.search(r"mtauditor_events_read_total [1-9]", status.stdout), status.stdout
+        assert "--- mtauditor" in make("logs", "N=5", *variables).stdout
+
+        report = subprocess.run([mtauditor_binary, "report", "--since", "1h", "--config", str(directory / "mtauditor.yaml"),
+                                 "--json"], capture_output=True, text=True, timeout=60)
+        assert report.returncode == 0, report.stderr
+        bans = json.loads(report.stdout)["bans"]
+        assert any(ban["value"] == ABUSER and ban["rule"] == "handshake-failures-per-ip" and ban["origin"] == "rule"
+                   for ban in bans), bans
+
+        stopped = make("stop", *variables)
+        assert stopped.returncode == 0, stopped.stderr
+        # The foreground script may stop the auditor first, when the proxy ends: either way make stop waits for it.
+        assert "mtproxy stopped" in stopped.stdout and "mtauditor" in stopped.stdout, stopped.stdout
+        assert foreground.wait(30) == 0
+        for pid in (proxy_pid, auditor_pid):
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        assert not (directory / "mtproxy.pid").exists() and not (directory / "mtauditor.pid").exists()
+        status = make("status", *variables)
+        assert status.returncode != 0 and "mtproxy is not running" in status.stdout
+        assert "tg://proxy?server=127.0.0.1" in foreground.stdout.read().decode()
     finally:
         if foreground.poll() is None:
             foreground.kill()
@@ -292,7 +398,8 @@ def test_make_run_writes_a_new_configuration_whose_secret_is_dated(tmp_path, mtp
     directory = tmp_path / "run"
     before = time.time()
     result = subprocess.run([str(ROOT / "scripts" / "run-proxy.sh"), str(stand_in), str(directory), str(free_port()),
-                             f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
+                             f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, AUDITOR="0"))  # the proxy's file alone; the auditor has its own test
     assert result.returncode == 0, result.stderr
     assert "created:" not in result.stderr
     text = (directory / "mtproxy.yaml").read_text()

@@ -111,6 +111,15 @@ public final class DecisionStore: TailPositionStore, Sendable {
                       [.integer(Int(time))]).compactMap(Self.storedDecision)
     }
 
+    /// Every decision that applied at some time in `[since, now]` (milliseconds since the
+    /// epoch): made by `now` and not ended, expired or lifted, before `since`. Oldest first.
+    public func decisions(overlapping since: Int64, _ now: Int64) async throws(AuditorError) -> [StoredDecision] {
+        try await run("""
+            SELECT \(Self.columns) FROM decisions WHERE created <= ? AND min(coalesce(ended, until), until) > ?
+            ORDER BY created, id
+            """, [.integer(Int(now)), .integer(Int(since))]).compactMap(Self.storedDecision)
+    }
+
     /// How many times `value` has been banned, over the store's whole life.
     public func banCount(of value: String) async throws(AuditorError) -> Int {
         try await run("SELECT bans FROM ban_history WHERE value = ?", [.text(value)]).first?.column("bans")?.integer ?? 0

@@ -21,6 +21,8 @@ public struct ReportSummary: Sendable {
         public var events: Int
         /// The latest ban on it in the period, if any.
         public var bannedUntil: Int64?
+        /// Its bans in the period, by rules and by hand.
+        public var bans = 0
     }
 
     public struct Ban: Sendable, Hashable {
@@ -32,9 +34,14 @@ public struct ReportSummary: Sendable {
         public var until: Int64
         public var repeatCount: Int
         public var simulated: Bool
+        /// `rule` (the daemon decided) or `manual` (`mtauditor decisions add`).
+        public var origin: String
+        /// When it ended before `until` (an operator lifted it) or when it expired; nil while in force
+        /// or when only a report records it.
+        public var ended: Int64?
 
         public init(value: String, scope: String, rule: String, reason: String, created: Int64, until: Int64,
-                    repeatCount: Int, simulated: Bool) {
+                    repeatCount: Int, simulated: Bool, origin: String = Decision.Origin.rule.rawValue, ended: Int64? = nil) {
             self.value = value
             self.scope = scope
             self.rule = rule
@@ -43,12 +50,26 @@ public struct ReportSummary: Sendable {
             self.until = until
             self.repeatCount = repeatCount
             self.simulated = simulated
+            self.origin = origin
+            self.ended = ended
         }
 
-        public init(_ decision: Decision) {
+        public init(_ decision: Decision, ended: Int64? = nil) {
             self.init(value: decision.value, scope: decision.scope.rawValue, rule: decision.rule, reason: decision.reason,
                       created: decision.created, until: decision.until, repeatCount: decision.repeatCount,
-                      simulated: decision.simulated)
+                      simulated: decision.simulated, origin: decision.origin.rawValue, ended: ended)
+        }
+
+        public init(_ stored: StoredDecision) {
+            self.init(stored.decision, ended: stored.ended)
+        }
+
+        /// When it stopped (or stops) applying.
+        public var end: Int64 { min(ended ?? until, until) }
+
+        /// Whether it applied at some time in `[since, now]`: made by `now`, not over before `since`.
+        func overlaps(since: Int64, now: Int64) -> Bool {
+            created <= now && end > since
         }
     }
 
@@ -60,6 +81,19 @@ public struct ReportSummary: Sendable {
     public var bans: [Ban]
     /// Report files that could not be read, each `path: why`; the rest is summarized.
     public var unreadable: [String]
+
+    /// A period with nothing in it yet: `merge(bans:)` and `merge(state:)` fill it.
+    public init(since: Int64, now: Int64) {
+        self.init(since: since, now: now, alerts: [], bans: [], unreadable: [])
+    }
+
+    private init(since: Int64, now: Int64, alerts: [(report: AlertReport, path: String)], bans: [Ban], unreadable: [String]) {
+        self.since = since
+        self.now = now
+        self.alerts = alerts
+        self.bans = bans
+        self.unreadable = unreadable
+    }
 
     public var rules: [RuleCount] {
         var counts: [String: RuleCount] = [:]
@@ -84,10 +118,11 @@ public struct ReportSummary: Sendable {
         }
         for ban in bans {
             table[ban.value, default: Offender(value: ban.value, alerts: 0, events: 0)].bannedUntil =
-                max(table[ban.value]?.bannedUntil ?? .min, ban.until)
+                max(table[ban.value]?.bannedUntil ?? .min, ban.end)
+            table[ban.value]?.bans += 1
         }
         return table.values.sorted {
-            ($0.alerts, $0.events, $1.value) > ($1.alerts, $1.events, $0.value)
+            ($0.alerts, $0.bans, $0.events, $1.value) > ($1.alerts, $1.bans, $1.events, $0.value)
         }.prefix(limit).map { $0 }
     }
 
@@ -96,7 +131,7 @@ public struct ReportSummary: Sendable {
     /// Reads the JSON reports written at or after `since` in `directory`. Bans are those
     /// the reports record; `merge(bans:)` adds the decision store's.
     public static func load(directory: String, since: Int64, now: Int64) throws(AuditorError) -> ReportSummary {
-        var summary = ReportSummary(since: since, now: now, alerts: [], bans: [], unreadable: [])
+        var summary = ReportSummary(since: since, now: now)
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -131,14 +166,50 @@ public struct ReportSummary: Sendable {
         return summary
     }
 
-    /// Adds bans from the decision store: those created in the period; one the reports
-    /// already hold (same value, rule and creation time) is not counted twice.
+    /// Adds bans from the decision store: those in force at some time in the period (made
+    /// before it and still running count too), manual ones included. One the reports
+    /// already hold (same value, rule and creation time) is not counted twice: the store's
+    /// record replaces it, for its origin and end.
     public mutating func merge(bans more: [Ban]) {
-        var seen = Set(bans.map { "\($0.value)\u{0}\($0.rule)\u{0}\($0.created)" })
-        for ban in more where ban.created >= since && ban.created <= now {
-            if seen.insert("\(ban.value)\u{0}\(ban.rule)\u{0}\(ban.created)").inserted { bans.append(ban) }
+        var index: [String: Int] = [:]
+        for (position, ban) in bans.enumerated() { index[Self.key(ban)] = position }
+        for ban in more where ban.overlaps(since: since, now: now) {
+            if let position = index[Self.key(ban)] {
+                bans[position] = ban
+            } else {
+                index[Self.key(ban)] = bans.count
+                bans.append(ban)
+            }
         }
         bans.sort { ($0.created, $0.value) < ($1.created, $1.value) }
+    }
+
+    /// Adds the bans of the auditor's state store at `path` (its `state:`) for the period.
+    /// The file must exist: a report is never the place to create an empty store. A file
+    /// that is not an auditor state store is refused with an error naming it.
+    public mutating func merge(state path: String) async throws(AuditorError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw AuditorError.state(path: path, message: "no such file (the daemon creates it at its first start; "
+                                     + "give the configuration's `state:` with --state or --config)")
+        }
+        guard !isDirectory.boolValue else {
+            throw AuditorError.state(path: path, message: "a directory, not the state file")
+        }
+        let store = try await DecisionStore.open(path: path)
+        let stored: [StoredDecision]
+        do {
+            stored = try await store.decisions(overlapping: since, now)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        merge(bans: stored.map(Ban.init))
+    }
+
+    private static func key(_ ban: Ban) -> String {
+        "\(ban.value)\u{0}\(ban.rule)\u{0}\(ban.created)"
     }
 
     private struct SchemaHeader: Decodable {
@@ -170,14 +241,19 @@ extension ReportSummary {
         if offenders.isEmpty { text += "  none\n" }
         for offender in offenders {
             text += "  \(offender.value): \(offender.alerts) alerts, \(offender.events) events"
-            if let until = offender.bannedUntil { text += ", banned until \(time(until))" }
+            if let until = offender.bannedUntil {
+                text += ", banned until \(time(until))\(until > now ? "" : " (over)"), "
+                    + (offender.bans == 1 ? "1 ban" : "\(offender.bans) bans")
+            }
             text += "\n"
         }
         text += "\nBans:\n"
         if bans.isEmpty { text += "  none\n" }
         for ban in bans {
-            text += "  \(time(ban.created)) \(ban.value) (\(ban.scope)) by \(ban.rule) until \(time(ban.until))"
-                + ", ban number \(ban.repeatCount)\(ban.simulated ? ", simulated" : ""): \(ban.reason)\n"
+            text += "  \(time(ban.created)) \(ban.value) (\(ban.scope)) by \(ban.origin == "manual" ? "an operator" : ban.rule)"
+                + " until \(time(ban.until))"
+            if let ended = ban.ended, ended < ban.until { text += ", lifted \(time(ended))" }
+            text += ", ban number \(ban.repeatCount)\(ban.simulated ? ", simulated" : ""): \(ban.reason)\n"
         }
         text += "\nAlerts:\n"
         if alerts.isEmpty { text += "  none\n" }
@@ -215,6 +291,7 @@ extension ReportSummary {
             object.add("alerts", offender.alerts)
             object.add("events", offender.events)
             if let until = offender.bannedUntil { object.addTime("banned_until", until) }
+            object.add("bans", offender.bans)
             return object
         })
         line.addArray("bans", bans.map { ban in
@@ -226,6 +303,8 @@ extension ReportSummary {
             object.addTime("created", ban.created)
             object.addTime("until", ban.until)
             object.add("repeat", ban.repeatCount)
+            object.add("origin", ban.origin)
+            if let ended = ban.ended { object.addTime("ended", ended) }
             object.add("simulated", ban.simulated)
             return object
         })
