@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConfigFile
+import MTCrypto
 
 /// Collects the artifacts of a list, one at a time, into the staging directory. Every
 /// artifact ends with an outcome; nothing here stops the snapshot.
@@ -380,9 +381,23 @@ struct ArtifactCollector {
         }
         guard info.st_mode & S_IFMT == S_IFREG else { return .failed("\(source) is not a regular file", partial: nil) }
         guard !isOwnOutput(source) else { return .failed("\(source) is this tool's own output; not collected", partial: nil) }
+        // A live SQLite database (the auditor's state, in WAL mode) is read through a
+        // consistent copy: its main file alone misses what the WAL still holds.
+        var readPath = source
+        if !gzip && DatabaseCopy.isDatabase(source) {
+            let copyPath = staging.directory + "/database-" + SecureRandom.bytes(8).hexString
+            do {
+                try DatabaseCopy.copy(from: source, to: copyPath)
+            } catch {
+                unlink(copyPath)
+                return .failed("\(error)", partial: nil)
+            }
+            readPath = copyPath
+        }
+        defer { if readPath != source { unlink(readPath) } }
         let input: ByteSource
         do {
-            let file = try FileInput(path: source)
+            let file = try FileInput(path: readPath)
             input = gzip ? try GzipReader(input: file) : file
         } catch {
             return .failed("\(error)", partial: nil)
