@@ -29,8 +29,8 @@ extension Event {
     /// Unknown keys are skipped so that an older auditor reads a newer producer's log;
     /// `null` counts as absent. `@timestamp` and `event.action` are required.
     public init(jsonLine line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) {
-        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
-        self = try scanner.decodeEvent()
+        var decoder = EventLineDecoder()
+        self = try decoder.decode(line, lineNumber: lineNumber)
     }
 
     /// Decodes one line keeping only `fields` (with `@timestamp` and `event.action`):
@@ -38,9 +38,8 @@ extension Event {
     /// the same lines are accepted and rejected, but no `String` is made for it. For a
     /// reader that knows what its rules look at, such as `mtauditor replay`.
     public init(jsonLine line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0, keeping fields: EventFieldSet) throws(EventDecodingError) {
-        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
-        scanner.kept = fields
-        self = try scanner.decodeEvent()
+        var decoder = EventLineDecoder(keeping: fields)
+        self = try decoder.decode(line, lineNumber: lineNumber)
     }
 
     public init(jsonLine line: some StringProtocol, lineNumber: Int = 0) throws(EventDecodingError) {
@@ -65,6 +64,45 @@ extension Event {
         }
         self = try result.get()
     }
+}
+
+/// Decodes the lines of one log one after another, for a reader such as `mtauditor replay`:
+/// it keeps `fields` (as `Event(jsonLine:lineNumber:keeping:)` does, accepting and rejecting
+/// the same lines) and remembers the date of the last timestamp, which nearly every next
+/// line repeats.
+public struct EventLineDecoder: Sendable {
+    public var fields: EventFieldSet
+    private var lastDate = TimestampDate()
+
+    public init(keeping fields: EventFieldSet = .all) {
+        self.fields = fields
+    }
+
+    public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) -> Event {
+        var event = Event(timestampMilliseconds: 0, action: "")
+        try decode(line, lineNumber: lineNumber, into: &event)
+        return event
+    }
+
+    /// Decodes into `event`, every field of which is replaced; after an error its content
+    /// is unspecified. A reader that reuses one `Event` moves no event around per line.
+    public mutating func decode(
+        _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0, into event: inout Event
+    ) throws(EventDecodingError) {
+        var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
+        scanner.kept = fields
+        scanner.lastDate = lastDate
+        defer { lastDate = scanner.lastDate }
+        try scanner.decodeEvent(into: &event)
+    }
+}
+
+/// The `YYYY-MM-DD` of a timestamp already checked, as its ten bytes, and its day number.
+private struct TimestampDate: Sendable {
+    var head: UInt64 = 0
+    var tail: UInt16 = 0
+    var daysSinceEpoch: Int64 = 0
+    var isSet = false
 }
 
 /// The optional fields of an `Event` a reader keeps (`Event(jsonLine:lineNumber:keeping:)`).
@@ -122,15 +160,106 @@ private enum EventKey: CaseIterable {
         }
     }
 
-    /// Static strings, so that matching a key touches no reference count.
-    static let table: [(name: StaticString, key: EventKey)] = [
-        ("@timestamp", .timestamp), ("event.action", .action), ("event.outcome", .outcome), ("event.reason", .reason),
-        ("source.ip", .sourceIP), ("source.port", .sourcePort), ("source.ip_hash", .sourceIPHash),
-        ("source.prefix", .sourcePrefix), ("session.id", .sessionID), ("proxy.instance", .instance),
-        ("proxy.listener", .listener), ("proxy.transport", .transport), ("mt.secret", .secretName), ("mt.dc", .dc),
-        ("network.bytes_in", .bytesIn), ("network.bytes_out", .bytesOut), ("event.duration_ms", .duration),
-        ("message", .message), ("schema.version", .schemaVersion),
-    ]
+    /// The name as static bytes, for matching without touching a reference count.
+    var staticName: StaticString {
+        switch self {
+        case .timestamp: "@timestamp"
+        case .action: "event.action"
+        case .outcome: "event.outcome"
+        case .reason: "event.reason"
+        case .sourceIP: "source.ip"
+        case .sourcePort: "source.port"
+        case .sourceIPHash: "source.ip_hash"
+        case .sourcePrefix: "source.prefix"
+        case .sessionID: "session.id"
+        case .instance: "proxy.instance"
+        case .listener: "proxy.listener"
+        case .transport: "proxy.transport"
+        case .secretName: "mt.secret"
+        case .dc: "mt.dc"
+        case .bytesIn: "network.bytes_in"
+        case .bytesOut: "network.bytes_out"
+        case .duration: "event.duration_ms"
+        case .message: "message"
+        case .schemaVersion: "schema.version"
+        }
+    }
+
+    /// The bytes `guess` may read: the longest name and its closing quote.
+    static let guessedBytes = 18
+
+    /// The key whose name, followed by its closing quote, starts at `key` (which has at
+    /// least `guessedBytes` bytes). A decision on a byte or two names the only candidate,
+    /// so that a key is matched without first scanning for its end; nil leaves the key to
+    /// the general path.
+    static func guess(_ key: UnsafePointer<UInt8>) -> (EventKey, count: Int)? {
+        @inline(__always) func check(_ candidate: EventKey, _ name: StaticString) -> (EventKey, count: Int)? {
+            let count = name.utf8CodeUnitCount
+            return key[count] == UInt8(ascii: "\"") && sameBytes(key, name.utf8Start, count: count) ? (candidate, count) : nil
+        }
+        switch key[0] {
+        case UInt8(ascii: "@"): return check(.timestamp, "@timestamp")
+        case UInt8(ascii: "e"):
+            switch key[6] {
+            case UInt8(ascii: "a"): return check(.action, "event.action")
+            case UInt8(ascii: "o"): return check(.outcome, "event.outcome")
+            case UInt8(ascii: "r"): return check(.reason, "event.reason")
+            default: return check(.duration, "event.duration_ms")
+            }
+        case UInt8(ascii: "s"):
+            switch (key[1], key[7]) {
+            case (UInt8(ascii: "c"), _): return check(.schemaVersion, "schema.version")
+            case (UInt8(ascii: "e"), _): return check(.sessionID, "session.id")
+            case (_, UInt8(ascii: "i")):
+                return key[9] == UInt8(ascii: "_") ? check(.sourceIPHash, "source.ip_hash") : check(.sourceIP, "source.ip")
+            default:
+                return key[8] == UInt8(ascii: "o") ? check(.sourcePort, "source.port") : check(.sourcePrefix, "source.prefix")
+            }
+        case UInt8(ascii: "p"):
+            switch key[6] {
+            case UInt8(ascii: "i"): return check(.instance, "proxy.instance")
+            case UInt8(ascii: "l"): return check(.listener, "proxy.listener")
+            default: return check(.transport, "proxy.transport")
+            }
+        case UInt8(ascii: "m"):
+            switch (key[1], key[3]) {
+            case (UInt8(ascii: "e"), _): return check(.message, "message")
+            case (_, UInt8(ascii: "s")): return check(.secretName, "mt.secret")
+            default: return check(.dc, "mt.dc")
+            }
+        case UInt8(ascii: "n"):
+            return key[14] == UInt8(ascii: "i") ? check(.bytesIn, "network.bytes_in") : check(.bytesOut, "network.bytes_out")
+        default:
+            return nil
+        }
+    }
+
+    /// The key whose name is exactly these bytes, for a key `guess` did not name: the
+    /// length and one or two bytes pick the only candidate, then a few word compares.
+    static func named(_ key: UnsafePointer<UInt8>, count: Int) -> EventKey? {
+        let candidate: EventKey
+        switch count {
+        case 5: candidate = .dc
+        case 7: candidate = .message
+        case 9: candidate = key[0] == UInt8(ascii: "s") ? .sourceIP : .secretName
+        case 10: candidate = key[0] == UInt8(ascii: "@") ? .timestamp : .sessionID
+        case 11: candidate = .sourcePort
+        case 12: candidate = key[6] == UInt8(ascii: "a") ? .action : .reason
+        case 13: candidate = key[0] == UInt8(ascii: "e") ? .outcome : .sourcePrefix
+        case 14:
+            switch key[1] {
+            case UInt8(ascii: "o"): candidate = .sourceIPHash
+            case UInt8(ascii: "c"): candidate = .schemaVersion
+            default: candidate = key[6] == UInt8(ascii: "i") ? .instance : .listener
+            }
+        case 15: candidate = .transport
+        case 16: candidate = .bytesIn
+        case 17: candidate = key[0] == UInt8(ascii: "n") ? .bytesOut : .duration
+        default: return nil
+        }
+        return sameBytes(key, candidate.staticName.utf8Start, count: count) ? candidate : nil
+    }
+
     static let labelPrefix: [UInt8] = Array("labels.".utf8)
 }
 
@@ -141,6 +270,7 @@ private struct EventLineScanner {
     let lineNumber: Int
     var index = 0
     var kept: EventFieldSet = .all
+    var lastDate = TimestampDate()
 
     init(bytes: UnsafeBufferPointer<UInt8>, lineNumber: Int) {
         self.bytes = bytes
@@ -154,7 +284,7 @@ private struct EventLineScanner {
         EventDecodingError(line: lineNumber, field: field, message: message)
     }
 
-    mutating func decodeEvent() throws(EventDecodingError) -> Event {
+    mutating func decodeEvent(into event: inout Event) throws(EventDecodingError) {
         var end = bytes.count
         while end > 0, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
         guard end > 0 else { throw failure(nil, "empty line") }
@@ -162,7 +292,7 @@ private struct EventLineScanner {
             throw failure(nil, "line of \(end) bytes is over the \(Event.maximumLineBytes)-byte limit")
         }
         bytes = UnsafeBufferPointer(rebasing: bytes[..<end])
-        var event = Event(timestampMilliseconds: 0, action: "")
+        Self.empty(&event)
         var sawTimestamp = false, sawAction = false
 
         skipWhitespace()
@@ -205,7 +335,6 @@ private struct EventLineScanner {
         guard index == end else { throw failure(nil, "unexpected text after the object at column \(index + 1)") }
         guard sawTimestamp else { throw failure(EventKey.timestamp.name, "missing") }
         guard sawAction else { throw failure(EventKey.action.name, "missing") }
-        return event
     }
 
     // MARK: Keys
@@ -226,14 +355,14 @@ private struct EventLineScanner {
 
     private mutating func scanKey() throws(EventDecodingError) -> ScannedKey {
         let start = index + 1
-        if let end = plainStringEnd(from: start) {
-            index = end + 1
-            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            for entry in EventKey.table where entry.name.utf8CodeUnitCount == raw.count {
-                if memoryEqual(UnsafeBufferPointer(start: entry.name.utf8Start, count: raw.count), raw) { return .known(entry.key) }
-            }
-            let text = try makeString(raw, field: nil)
-            return classify(text)
+        if start + EventKey.guessedBytes <= bytes.count, let (key, count) = EventKey.guess(bytes.baseAddress! + start) {
+            index = start + count + 1
+            return .known(key)
+        }
+        if let plain = plainString(from: start) {
+            index = plain.end + 1
+            if let known = EventKey.named(bytes.baseAddress! + start, count: plain.end - start) { return .known(known) }
+            return classify(try makeString(UnsafeBufferPointer(rebasing: bytes[start..<plain.end]), ascii: plain.ascii, field: nil))
         }
         let text = try scanEscapedString(field: nil)
         if let known = EventKey.allCases.first(where: { $0.name == text }) { return .known(known) }
@@ -279,12 +408,22 @@ private struct EventLineScanner {
             event.action = try scanAction()
             sawAction = true
         case .outcome:
+            if let word = plainValue(), let outcome = outcome(word) {
+                index = word.end + 1
+                if kept.contains(.outcome) { event.outcome = outcome }
+                return
+            }
             let text = try scanString(field: field)
             guard let outcome = EventOutcome(rawValue: text) else {
                 throw failure(field.name, "\"\(Self.printable(text))\" is not one of success, failure")
             }
             if kept.contains(.outcome) { event.outcome = outcome }
         case .transport:
+            if let word = plainValue(), let transport = transport(word) {
+                index = word.end + 1
+                if kept.contains(.transport) { event.transport = transport }
+                return
+            }
             let text = try scanString(field: field)
             guard let transport = ProxyTransport(rawValue: text) else {
                 throw failure(field.name, "\"\(Self.printable(text))\" is not one of classic, secure, faketls")
@@ -320,6 +459,29 @@ private struct EventLineScanner {
             let version = try scanInteger(field: field)
             guard version >= 1 else { throw failure(field.name, "\(version) is not a schema version") }
         }
+    }
+
+    /// Empties the optional fields of `event` for the next line (timestamp and action are
+    /// always replaced), writing only those that hold something: a reused event then costs
+    /// no release and no copy for the many fields a line leaves out.
+    private static func empty(_ event: inout Event) {
+        if event.outcome != nil { event.outcome = nil }
+        if event.reason != nil { event.reason = nil }
+        if event.sourceIP != nil { event.sourceIP = nil }
+        if event.sourcePort != nil { event.sourcePort = nil }
+        if event.sourceIPHash != nil { event.sourceIPHash = nil }
+        if event.sourcePrefix != nil { event.sourcePrefix = nil }
+        if event.sessionID != nil { event.sessionID = nil }
+        if event.instance != nil { event.instance = nil }
+        if event.listener != nil { event.listener = nil }
+        if event.transport != nil { event.transport = nil }
+        if event.secretName != nil { event.secretName = nil }
+        if event.dc != nil { event.dc = nil }
+        if event.bytesIn != nil { event.bytesIn = nil }
+        if event.bytesOut != nil { event.bytesOut = nil }
+        if event.durationMilliseconds != nil { event.durationMilliseconds = nil }
+        if event.message != nil { event.message = nil }
+        if !event.labels.isEmpty { event.labels = [:] }
     }
 
     private func clear(_ field: EventKey, in event: inout Event) {
@@ -358,12 +520,10 @@ private struct EventLineScanner {
             throw failure(field.name, "must be a string")
         }
         let start = index + 1
-        if let end = plainStringEnd(from: start) {
-            index = end + 1
-            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            for byte in raw where byte >= 0x80 {
-                guard String(validating: raw, as: UTF8.self) != nil else { throw failure(field.name, "is not valid UTF-8") }
-                break
+        if let plain = plainString(from: start) {
+            index = plain.end + 1
+            if !plain.ascii, String(validating: UnsafeBufferPointer(rebasing: bytes[start..<plain.end]), as: UTF8.self) == nil {
+                throw failure(field.name, "is not valid UTF-8")
             }
             return nil
         }
@@ -376,37 +536,58 @@ private struct EventLineScanner {
     private mutating func scanAction() throws(EventDecodingError) -> EventAction {
         let field = EventKey.action
         let start = index + 1
-        if index < bytes.count, bytes[index] == Self.quote, let end = plainStringEnd(from: start) {
-            let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-            for (name, known) in Self.knownActions where name.utf8CodeUnitCount == raw.count {
-                if memoryEqual(UnsafeBufferPointer(start: name.utf8Start, count: raw.count), raw) {
-                    index = end + 1
-                    return known
-                }
-            }
+        if index < bytes.count, bytes[index] == Self.quote, let plain = plainString(from: start),
+           let known = Self.knownAction(bytes.baseAddress! + start, count: plain.end - start) {
+            index = plain.end + 1
+            return known
         }
         let text = try scanString(field: field)
         guard !text.isEmpty else { throw failure(field.name, "must not be empty") }
         return EventAction(rawValue: text)
     }
 
-    private static let knownActions: [(StaticString, EventAction)] = [
-        ("handshake.failed", .handshakeFailed), ("connection.accepted", .connectionAccepted),
-        ("handshake.succeeded", .handshakeSucceeded), ("session.closed", .sessionClosed),
-        ("connection.rejected", .connectionRejected), ("probe.forwarded", .probeForwarded),
-        ("upstream.failed", .upstreamFailed), ("events.dropped", .eventsDropped), ("proxy.started", .proxyStarted),
-        ("proxy.stopped", .proxyStopped), ("config.reloaded", .configReloaded), ("config.rejected", .configRejected),
-        ("blocklist.reloaded", .blocklistReloaded), ("secret.rotated", .secretRotated),
-    ]
+    /// The vocabulary's action named exactly by these bytes: the length and a byte or two
+    /// pick the only candidate, as for keys.
+    private static func knownAction(_ name: UnsafePointer<UInt8>, count: Int) -> EventAction? {
+        let candidate: (name: StaticString, action: EventAction)
+        switch count {
+        case 13:
+            candidate = name[8] == UInt8(ascii: "a") ? ("proxy.started", .proxyStarted) : ("proxy.stopped", .proxyStopped)
+        case 14:
+            switch (name[0], name[2], name[8]) {
+            case (UInt8(ascii: "e"), _, _): candidate = ("events.dropped", .eventsDropped)
+            case (_, UInt8(ascii: "s"), _): candidate = ("session.closed", .sessionClosed)
+            case (_, _, UInt8(ascii: "o")): candidate = ("secret.rotated", .secretRotated)
+            default: candidate = ("secret.retired", .secretRetired)
+            }
+        case 15:
+            switch (name[0], name[9]) {
+            case (UInt8(ascii: "p"), _): candidate = ("probe.forwarded", .probeForwarded)
+            case (UInt8(ascii: "u"), _): candidate = ("upstream.failed", .upstreamFailed)
+            case (_, UInt8(ascii: "l")): candidate = ("config.reloaded", .configReloaded)
+            default: candidate = ("config.rejected", .configRejected)
+            }
+        case 16: candidate = ("handshake.failed", .handshakeFailed)
+        case 18: candidate = ("blocklist.reloaded", .blocklistReloaded)
+        case 19:
+            switch (name[0], name[11]) {
+            case (UInt8(ascii: "h"), _): candidate = ("handshake.succeeded", .handshakeSucceeded)
+            case (_, UInt8(ascii: "a")): candidate = ("connection.accepted", .connectionAccepted)
+            default: candidate = ("connection.rejected", .connectionRejected)
+            }
+        default: return nil
+        }
+        return sameBytes(name, candidate.name.utf8Start, count: count) ? candidate.action : nil
+    }
 
     private mutating func scanString(field: EventKey) throws(EventDecodingError) -> String {
         guard index < bytes.count, bytes[index] == Self.quote else {
             throw failure(field.name, "must be a string")
         }
         let start = index + 1
-        if let end = plainStringEnd(from: start) {
-            index = end + 1
-            return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field.name)
+        if let plain = plainString(from: start) {
+            index = plain.end + 1
+            return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<plain.end]), ascii: plain.ascii, field: field.name)
         }
         return try scanEscapedString(field: field.name)
     }
@@ -415,32 +596,96 @@ private struct EventLineScanner {
     private mutating func scanPlainStringBounds(field: EventKey) throws(EventDecodingError) -> (Int, Int) {
         guard index < bytes.count, bytes[index] == Self.quote else { throw failure(field.name, "must be a string") }
         let start = index + 1
-        guard let end = plainStringEnd(from: start) else {
+        guard let end = plainString(from: start)?.end else {
             throw failure(field.name, "is not an RFC 3339 timestamp")
         }
         index = end + 1
         return (start, end)
     }
 
-    /// Where the closing quote is when the string holds no escape and no control byte;
-    /// `nil` sends the caller to the slow path, which also reports the errors.
-    private func plainStringEnd(from start: Int) -> Int? {
+    private struct PlainString {
+        var end: Int
+        var ascii: Bool
+    }
+
+    /// The bounds of the string value at `index` when it needs no unescaping; the value is
+    /// not consumed.
+    private func plainValue() -> (start: Int, end: Int)? {
+        guard index < bytes.count, bytes[index] == Self.quote, let plain = plainString(from: index + 1) else { return nil }
+        return (index + 1, plain.end)
+    }
+
+    private func matches(_ word: (start: Int, end: Int), _ name: StaticString) -> Bool {
+        word.end - word.start == name.utf8CodeUnitCount
+            && sameBytes(bytes.baseAddress! + word.start, name.utf8Start, count: name.utf8CodeUnitCount)
+    }
+
+    /// `event.outcome` and `proxy.transport` read from their bytes: no `String` for a value
+    /// from a closed list.
+    private func outcome(_ word: (start: Int, end: Int)) -> EventOutcome? {
+        if matches(word, "failure") { return .failure }
+        if matches(word, "success") { return .success }
+        return nil
+    }
+
+    private func transport(_ word: (start: Int, end: Int)) -> ProxyTransport? {
+        if matches(word, "faketls") { return .faketls }
+        if matches(word, "secure") { return .secure }
+        if matches(word, "classic") { return .classic }
+        return nil
+    }
+
+    /// Where the closing quote is when the string holds no escape and no control byte, and
+    /// whether all before it is ASCII; `nil` sends the caller to the slow path, which also
+    /// reports the errors. Eight bytes at a time: hashes and ids are much of a line.
+    private func plainString(from start: Int) -> PlainString? {
+        guard let base = bytes.baseAddress else { return nil }
+        let count = bytes.count
         var cursor = start
-        while cursor < bytes.count {
-            let byte = bytes[cursor]
-            if byte == Self.quote { return cursor }
+        var high: UInt64 = 0
+        while cursor + 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + cursor).loadUnaligned(as: UInt64.self))
+            let special = Self.zeroBytes(word ^ 0x2222_2222_2222_2222) | Self.zeroBytes(word ^ 0x5C5C_5C5C_5C5C_5C5C)
+                | Self.bytesBelowSpace(word)
+            if special != 0 {
+                // The lowest flag marks the first special byte; flags above it may be false.
+                let offset = special.trailingZeroBitCount >> 3
+                high |= word & Self.highBits & ((1 << UInt64(offset * 8)) &- 1)
+                guard base[cursor + offset] == Self.quote else { return nil }
+                return PlainString(end: cursor + offset, ascii: high == 0)
+            }
+            high |= word & Self.highBits
+            cursor += 8
+        }
+        while cursor < count {
+            let byte = base[cursor]
+            if byte == Self.quote { return PlainString(end: cursor, ascii: high == 0) }
             if byte == Self.backslash || byte < 0x20 { return nil }
+            high |= UInt64(byte & 0x80)
             cursor += 1
         }
         return nil
     }
 
-    private func makeString(_ raw: UnsafeBufferPointer<UInt8>, field: String?) throws(EventDecodingError) -> String {
-        var ascii = true
-        for byte in raw where byte >= 0x80 { ascii = false; break }
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// The high bit of each zero byte of `word` (and perhaps of bytes after the first one).
+    private static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- 0x0101_0101_0101_0101) & ~word & highBits
+    }
+
+    /// The high bit of each byte of `word` below 0x20 (and perhaps of bytes after the first one).
+    private static func bytesBelowSpace(_ word: UInt64) -> UInt64 {
+        (word &- 0x2020_2020_2020_2020) & ~word & highBits
+    }
+
+    /// `field` is only spelled out for an error: on the hot path no name is made.
+    private func makeString(
+        _ raw: UnsafeBufferPointer<UInt8>, ascii: Bool, field: @autoclosure () -> String?
+    ) throws(EventDecodingError) -> String {
         if ascii { return String(decoding: raw, as: UTF8.self) }
         guard let text = String(validating: raw, as: UTF8.self) else {
-            throw failure(field, "is not valid UTF-8")
+            throw failure(field(), "is not valid UTF-8")
         }
         return text
     }
@@ -516,22 +761,22 @@ private struct EventLineScanner {
     }
 
     /// A JSON number's bounds, checked against the grammar.
-    private mutating func scanNumberBounds(field: String) throws(EventDecodingError) -> (start: Int, end: Int, integral: Bool) {
+    private mutating func scanNumberBounds(field: @autoclosure () -> String) throws(EventDecodingError) -> (start: Int, end: Int, integral: Bool) {
         let start = index
         var integral = true
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         let digitsStart = index
         while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
-        guard index > digitsStart else { throw failure(field, "must be a number") }
+        guard index > digitsStart else { throw failure(field(), "must be a number") }
         if index - digitsStart > 1, bytes[digitsStart] == UInt8(ascii: "0") {
-            throw failure(field, "number with a leading zero")
+            throw failure(field(), "number with a leading zero")
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             integral = false
             index += 1
             let fractionStart = index
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
-            guard index > fractionStart else { throw failure(field, "number without digits after '.'") }
+            guard index > fractionStart else { throw failure(field(), "number without digits after '.'") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             integral = false
@@ -539,12 +784,26 @@ private struct EventLineScanner {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             let exponentStart = index
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
-            guard index > exponentStart else { throw failure(field, "number without digits in its exponent") }
+            guard index > exponentStart else { throw failure(field(), "number without digits in its exponent") }
         }
         return (start, index, integral)
     }
 
     private mutating func scanInteger(field: EventKey) throws(EventDecodingError) -> Int64 {
+        // The usual case read in one pass: 1 to 18 digits, no sign, no leading zero, no
+        // fraction or exponent after them. Anything else takes the checked path below.
+        var digitsEnd = index
+        var plain: Int64 = 0
+        while digitsEnd < bytes.count, Self.isDigit(bytes[digitsEnd]) {
+            plain = plain &* 10 &+ Int64(bytes[digitsEnd] &- UInt8(ascii: "0"))
+            digitsEnd += 1
+        }
+        let digits = digitsEnd - index
+        if digits >= 1, digits <= 18, digits == 1 || bytes[index] != UInt8(ascii: "0"),
+           digitsEnd == bytes.count || (bytes[digitsEnd] != UInt8(ascii: ".") && bytes[digitsEnd] | 0x20 != UInt8(ascii: "e")) {
+            index = digitsEnd
+            return plain
+        }
         let (start, end, integral) = try scanNumberBounds(field: field.name)
         guard integral else { throw failure(field.name, "must be an integer") }
         var cursor = start
@@ -571,9 +830,9 @@ private struct EventLineScanner {
         switch bytes[index] {
         case Self.quote:
             let start = index + 1
-            if let end = plainStringEnd(from: start) {
-                index = end + 1
-                return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field)
+            if let plain = plainString(from: start) {
+                index = plain.end + 1
+                return try makeString(UnsafeBufferPointer(rebasing: bytes[start..<plain.end]), ascii: plain.ascii, field: field)
             }
             return try scanEscapedString(field: field)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -674,9 +933,11 @@ private struct EventLineScanner {
 
     private mutating func skipString(field: String) throws(EventDecodingError) {
         let start = index + 1
-        if let end = plainStringEnd(from: start) {
-            _ = try makeString(UnsafeBufferPointer(rebasing: bytes[start..<end]), field: field)
-            index = end + 1
+        if let plain = plainString(from: start) {
+            if !plain.ascii {
+                _ = try makeString(UnsafeBufferPointer(rebasing: bytes[start..<plain.end]), ascii: false, field: field)
+            }
+            index = plain.end + 1
         } else {
             _ = try scanEscapedString(field: field)
         }
@@ -685,7 +946,7 @@ private struct EventLineScanner {
     // MARK: Timestamps
 
     /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, to milliseconds since the epoch.
-    private func parseTimestamp(_ text: UnsafeBufferPointer<UInt8>) throws(EventDecodingError) -> Int64 {
+    private mutating func parseTimestamp(_ text: UnsafeBufferPointer<UInt8>) throws(EventDecodingError) -> Int64 {
         let field = EventKey.timestamp.name
         func bad() -> EventDecodingError {
             failure(field, "\"\(Self.printable(String(decoding: text, as: UTF8.self)))\" is not an RFC 3339 timestamp (2026-01-31T12:00:00.000Z)")
@@ -701,12 +962,25 @@ private struct EventLineScanner {
             return value
         }
         func byte(_ at: Int) -> UInt8? { at < text.count ? text[at] : nil }
-        guard let year = digits(0, 4), byte(4) == UInt8(ascii: "-"), let month = digits(5, 2), byte(7) == UInt8(ascii: "-"),
-              let day = digits(8, 2), let separator = byte(10),
+        // Consecutive lines nearly always share the date: its ten bytes, once checked, are
+        // compared rather than parsed again.
+        guard text.count >= 10, let base = text.baseAddress else { throw bad() }
+        let head = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self)
+        let tail = UnsafeRawPointer(base + 8).loadUnaligned(as: UInt16.self)
+        let days: Int64
+        if lastDate.isSet, lastDate.head == head, lastDate.tail == tail {
+            days = lastDate.daysSinceEpoch
+        } else {
+            guard let year = digits(0, 4), byte(4) == UInt8(ascii: "-"), let month = digits(5, 2), byte(7) == UInt8(ascii: "-"),
+                  let day = digits(8, 2), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
+            else { throw bad() }
+            days = Int64(Event.daysSinceEpoch(year: year, month: month, day: day))
+            lastDate = TimestampDate(head: head, tail: tail, daysSinceEpoch: days, isSet: true)
+        }
+        guard let separator = byte(10),
               separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || separator == UInt8(ascii: " "),
               let hour = digits(11, 2), byte(13) == UInt8(ascii: ":"), let minute = digits(14, 2),
-              byte(16) == UInt8(ascii: ":"), let second = digits(17, 2) else { throw bad() }
-        guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
+              byte(16) == UInt8(ascii: ":"), let second = digits(17, 2),
               hour < 24, minute < 60, second <= 60 else { throw bad() }
         var cursor = 19
         var milliseconds = 0
@@ -735,8 +1009,7 @@ private struct EventLineScanner {
             throw bad()
         }
         guard cursor == text.count else { throw bad() }
-        let days = Event.daysSinceEpoch(year: year, month: month, day: day)
-        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         return seconds * 1000 + Int64(milliseconds)
     }
 
@@ -768,19 +1041,27 @@ private struct EventLineScanner {
     }
 }
 
-private func memoryEqual(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return true }
-    // Eight bytes at a time: key matching runs for every key of every line.
-    var offset = 0
-    while offset + 8 <= lhs.count {
-        if UnsafeRawPointer(left + offset).loadUnaligned(as: UInt64.self)
-            != UnsafeRawPointer(right + offset).loadUnaligned(as: UInt64.self) { return false }
-        offset += 8
+/// Whether `count` bytes at `lhs` and `rhs` are equal. For the 4 to 24 bytes of a key or an
+/// action name: two or three overlapping word loads instead of a loop.
+@inline(__always)
+private func sameBytes(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, count: Int) -> Bool {
+    let left = UnsafeRawPointer(lhs), right = UnsafeRawPointer(rhs)
+    switch count {
+    case 4..<8:
+        return left.loadUnaligned(as: UInt32.self) == right.loadUnaligned(as: UInt32.self)
+            && left.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+            == right.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+    case 8...16:
+        return left.loadUnaligned(as: UInt64.self) == right.loadUnaligned(as: UInt64.self)
+            && left.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            == right.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    case 17...24:
+        return left.loadUnaligned(as: UInt64.self) == right.loadUnaligned(as: UInt64.self)
+            && left.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == right.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            && left.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            == right.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    default:
+        for offset in 0..<count where lhs[offset] != rhs[offset] { return false }
+        return true
     }
-    while offset < lhs.count {
-        if left[offset] != right[offset] { return false }
-        offset += 1
-    }
-    return true
 }

@@ -15,16 +15,20 @@ public final class EventFileReader {
 
     public let path: String
     /// The fields decoded into each event; the others are checked but not kept.
-    public var fields: EventFieldSet = .all
+    public var fields: EventFieldSet {
+        get { decoder.fields }
+        set { decoder.fields = newValue }
+    }
+    private var decoder = EventLineDecoder()
     private let descriptor: Int32
-    private var buffer: [UInt8]
+    /// Filled by large reads; lines are decoded where they lie, never copied.
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
     private var start = 0
     private var end = 0
     private var atEndOfFile = false
     private var lineNumber = 0
     /// Set after a line filled the whole buffer: the rest of it is dropped.
     private var skippingRestOfLine = false
-    /// Large reads amortise the system calls; lines are decoded where they lie in the buffer.
     static let chunkBytes = 1 << 20
 
     public init(path: String) throws(AuditorError) {
@@ -37,72 +41,87 @@ public final class EventFileReader {
                 throw AuditorError.input(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
             }
         }
-        buffer = [UInt8](repeating: 0, count: Self.chunkBytes)
+        buffer = .allocate(capacity: Self.chunkBytes)
     }
 
     deinit {
+        buffer.deallocate()
         if descriptor > 0 { close(descriptor) }
+    }
+
+    /// What `next(into:)` found on the next line that is not blank.
+    public enum Found: Sendable {
+        case event(line: Int)
+        case malformed(EventDecodingError)
     }
 
     /// The next event or malformed line; nil at the end of the input. Blank lines are skipped.
     public func next() throws(AuditorError) -> Item? {
-        let fields = fields
+        var event = Event(timestampMilliseconds: 0, action: "")
+        switch try next(into: &event) {
+        case .event(let line): return .event(event, line: line)
+        case .malformed(let error): return .malformed(error)
+        case nil: return nil
+        }
+    }
+
+    /// As `next()`, decoding into `event`: the line's event after `.event`, unspecified
+    /// after `.malformed`. A reader of many lines reuses one `Event` rather than moving a
+    /// new one out for each line.
+    public func next(into event: inout Event) throws(AuditorError) -> Found? {
         while true {
-            guard let (lineStart, lineEnd) = try nextLine() else { return nil }
+            guard let line = try nextLine() else { return nil }
             lineNumber += 1
-            let isBlank = buffer[lineStart..<lineEnd].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-            if isBlank { continue }
-            let number = lineNumber
-            let decoded = buffer.withUnsafeBufferPointer { all -> Result<Event, EventDecodingError> in
-                do throws(EventDecodingError) {
-                    return .success(try Event(jsonLine: UnsafeBufferPointer(rebasing: all[lineStart..<lineEnd]), lineNumber: number,
-                                                keeping: fields))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            switch decoded {
-            case .success(let event): return .event(event, line: number)
-            case .failure(var error):
+            if Self.isBlank(line) { continue }
+            do throws(EventDecodingError) {
+                try decoder.decode(line, lineNumber: lineNumber, into: &event)
+                return .event(line: lineNumber)
+            } catch {
+                var error = error
                 error.file = path
                 return .malformed(error)
             }
         }
     }
 
-    /// memchr: the scan for line ends is the reader's inner loop.
-    private func newlineIndex(from position: Int) -> Int? {
-        guard position < end else { return nil }
-        return buffer.withUnsafeBytes { raw -> Int? in
-            guard let found = memchr(raw.baseAddress! + position, 0x0A, end - position) else { return nil }
-            return raw.baseAddress!.distance(to: UnsafeRawPointer(found))
-        }
+    private static func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in line where byte != 0x20 && byte != 0x09 && byte != 0x0D { return false }
+        return true
     }
 
-    private func nextLine() throws(AuditorError) -> (Int, Int)? {
+    /// memchr: the scan for line ends is the reader's inner loop.
+    private func newline(from position: Int) -> Int? {
+        guard position < end, let base = buffer.baseAddress,
+              let found = memchr(base + position, 0x0A, end - position) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
+    private func line(_ from: Int, _ to: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: buffer[from..<to])
+    }
+
+    private func nextLine() throws(AuditorError) -> UnsafeBufferPointer<UInt8>? {
         while true {
             if skippingRestOfLine {
-                if let newline = buffer[start..<end].firstIndex(of: 0x0A) {
+                if let newline = newline(from: start) {
                     start = newline + 1
                     skippingRestOfLine = false
                 } else {
                     start = end
                 }
             }
-            if !skippingRestOfLine, let newline = newlineIndex(from: start) {
+            if !skippingRestOfLine, let newline = newline(from: start) {
                 defer { start = newline + 1 }
-                return (start, newline)
+                return line(start, newline)
             }
             if atEndOfFile {
                 guard start < end, !skippingRestOfLine else { return nil }
                 defer { start = end }
-                return (start, end)
+                return line(start, end)
             }
             if start > 0 {
-                buffer.withUnsafeMutableBufferPointer { all in
-                    let count = end - start
-                    if count > 0 { _ = memmove(all.baseAddress!, all.baseAddress! + start, count) }
-                }
+                let count = end - start
+                if count > 0 { _ = memmove(buffer.baseAddress!, buffer.baseAddress! + start, count) }
                 end -= start
                 start = 0
             }
@@ -111,11 +130,9 @@ public final class EventFileReader {
                 // decoder rejects as too long, and drop the rest, so memory stays bounded.
                 skippingRestOfLine = true
                 defer { start = end }
-                return (start, end)
+                return line(start, end)
             }
-            let count = buffer.withUnsafeMutableBytes { raw in
-                read(descriptor, raw.baseAddress! + end, raw.count - end)
-            }
+            let count = read(descriptor, buffer.baseAddress! + end, buffer.count - end)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw AuditorError.input(path: path, message: "cannot read: \(String(cString: strerror(errno)))")

@@ -101,12 +101,14 @@ public final class Replay {
             }
         }
 
-        // One file, the common case: no merge, and no copy of each event into a head.
+        // One file, the common case: no merge, and no copy of each event into a head; each
+        // line is decoded into the same event.
         if readers.count == 1 {
             let reader = readers[0]
-            while let item = try reader.next() {
-                switch item {
-                case .event(let event, let line): try handle(event, line: line, from: reader)
+            var event = Event(timestampMilliseconds: 0, action: "")
+            while let found = try reader.next(into: &event) {
+                switch found {
+                case .event(let line): try handle(event, line: line, from: reader)
                 case .malformed(let error):
                     summary.malformed += 1
                     malformed(error)
