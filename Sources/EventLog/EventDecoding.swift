@@ -136,29 +136,7 @@ private enum EventKey: CaseIterable {
     case sessionID, instance, listener, transport, secretName, dc, bytesIn, bytesOut, duration
     case message, schemaVersion
 
-    var name: String {
-        switch self {
-        case .timestamp: "@timestamp"
-        case .action: "event.action"
-        case .outcome: "event.outcome"
-        case .reason: "event.reason"
-        case .sourceIP: "source.ip"
-        case .sourcePort: "source.port"
-        case .sourceIPHash: "source.ip_hash"
-        case .sourcePrefix: "source.prefix"
-        case .sessionID: "session.id"
-        case .instance: "proxy.instance"
-        case .listener: "proxy.listener"
-        case .transport: "proxy.transport"
-        case .secretName: "mt.secret"
-        case .dc: "mt.dc"
-        case .bytesIn: "network.bytes_in"
-        case .bytesOut: "network.bytes_out"
-        case .duration: "event.duration_ms"
-        case .message: "message"
-        case .schemaVersion: "schema.version"
-        }
-    }
+    var name: String { staticName.description }
 
     /// The name as static bytes, for matching without touching a reference count.
     var staticName: StaticString {
