@@ -179,8 +179,9 @@ import Glibc
         #expect(try await Self.get("/stats", port: bound).status == 200)
         running.cancel()
         try await running.value
+        // That a stopped server serves nothing more is HTTPPageServerTests' to show: the port
+        // itself may already be another test's listener.
         #expect(server.localAddress == nil)
-        await #expect(throws: (any Error).self) { try await Self.exchange(port: bound, "GET /stats HTTP/1.1\r\n\r\n") }
         await #expect(throws: (any Error).self) { try await server.start() }
     }
 }
