@@ -146,33 +146,9 @@ struct JSONLine {
         bytes[start...].reverse()
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
+    /// The event log's one escaping rule (`JSONText`), for alert and decision lines too.
     static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { text in
-            // Nearly every value (addresses, rule names, times) needs no escaping: one append.
-            if !text.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-                bytes.append(contentsOf: text)
-                return
-            }
-            // Bytes ≥ 0x80 belong to scalars that pass unchanged.
-            for byte in text {
-                switch byte {
-                case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                case 0x00..<0x20, 0x7F:
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                              hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
-                default: bytes.append(byte)
-                }
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONText.appendQuoted(value, to: &bytes)
     }
 }
 
