@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Auditor throughput and memory: events per second through `mtauditor replay` with the
 # shipped rules over a generated log, beside fail2ban-regex on the same lines in the same
-# run; then resident memory per tracked source.
+# run; then resident memory per tracked source; then CrowdSec on the same lines and the
+# same distinct-source logs (crowdsec/peer.py).
 #
 # Usage: Benchmarks/auditor/run.sh [EVENTS] [SOURCES] [PEER_LINES]
 #   defaults: 10000000 events from 200000 client addresses; fail2ban-regex reads the
 #   first PEER_LINES (default 1000000) lines, as it is too slow for the whole log: its
 #   rate is compared with mtauditor's rate on the same prefix and on the whole log.
-# Needs python3; the peer needs fail2ban (apt-get install fail2ban), skipped without it.
+# Needs python3; the peers need fail2ban (apt-get install fail2ban) and CrowdSec
+# (Benchmarks/auditor/crowdsec/install.sh), each skipped without it. CROWDSEC_LATENCY=N
+# also times N of CrowdSec's detections to a decision (default 0: not run).
 # Prints wall-clock and CPU-time rates: on a shared machine the CPU figures are the
 # steadier, and the load average is printed beside them.
 set -euo pipefail
@@ -69,3 +72,9 @@ for shape in failures connections; do
         printf "memory per tracked source (%s, %d sources): peak RSS %.1f MiB - baseline %.1f MiB = %.0f bytes per source\n",
                s, n, h / 1024, i / 1024, (h - i) * 1024 / n }'
 done
+
+# CrowdSec: a check that it detects what the rule detects, its rate over the same first
+# PEER_LINES lines beside mtauditor's, its memory per tracked source on the same logs.
+python3 "$here/crowdsec/peer.py" --auditor "$auditor" --rules "$root/rules" --work "$work" \
+    --distinct "$work/distinct-failures.jsonl" "$work/distinct-idle.jsonl" \
+    --latency "${CROWDSEC_LATENCY:-0}" "$work/peer.jsonl"
