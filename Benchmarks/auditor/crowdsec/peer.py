@@ -18,8 +18,8 @@ and the agent (`crowdsec -no-api`) replaying files with `-dsn file://… -type m
 3. Memory per tracked source (--distinct): CrowdSec's peak RSS over N distinct failing
    sources minus its peak RSS over N lines that no scenario counts, divided by N.
 4. Detection-to-decision latency (--latency): the agent follows a file; for each trial a
-   fresh address's 20th failure is written and the Local API is polled until it holds a
-   decision for the address.
+   fresh address's 20th failure is written, at a random instant, and the Local API is
+   polled until it holds a decision for the address.
 
 Every CrowdSec run is bounded in time (RUN_LIMIT); the processes it starts are its own,
 stopped by their pid. Exits 0 with a message when CrowdSec is not installed.
@@ -27,6 +27,7 @@ stopped by their pid. Exits 0 with a message when CrowdSec is not installed.
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -312,7 +313,7 @@ def latency(crowdsec, trials):
                 raise SystemExit(f"crowdsec peer: the live agent did not start (see {log.name})")
             time.sleep(0.1)
         time.sleep(1.0)  # the file is being followed
-        latencies = []
+        latencies, phase = [], random.Random(1)
         print(f"crowdsec peer: {load()}")
         with open(os.path.join(crowdsec.dir, "live", "events.jsonl"), "a", buffering=1) as events:
             for trial in range(trials):
@@ -320,7 +321,9 @@ def latency(crowdsec, trials):
                 assert not decided(ip), f"{ip} decided before its trial"
                 events.write("".join(failure(time.time(), ip) for _ in range(THRESHOLD - 1)))
                 events.flush()
-                time.sleep(0.05)  # those events are read before the clock starts
+                # Those events are read before the clock starts; the random part keeps the
+                # trials from keeping step with the agent's 1 s push of its alerts.
+                time.sleep(0.05 + phase.uniform(0, 1))
                 line = failure(time.time(), ip)
                 start = time.perf_counter()
                 events.write(line)
