@@ -107,7 +107,7 @@ class CrowdSec:
 
     def __init__(self, work):
         self.crowdsec, self.cscli = shutil.which("crowdsec"), shutil.which("cscli")
-        self.dir = os.path.join(work, "crowdsec")
+        self.dir = os.path.join(os.path.abspath(work), "crowdsec")
         self.lapi_port, self.metrics_port = free_port(), free_port()
         self.lapi = None
         self.runs = 0
@@ -212,14 +212,14 @@ def expected(path):
 
 
 def auditor_alerts(auditor, rules, path, out):
-    """mtauditor replay over `path`, pinned: (wall, cpu, addresses alerted by RULE)."""
-    wall, cpu, _ = measured(["taskset", "-c", "0", auditor, "replay", "--rules", rules, path], out + ".time", out)
+    """mtauditor replay over `path`, pinned: (wall, cpu, max RSS KiB, addresses alerted by RULE)."""
+    wall, cpu, rss = measured(["taskset", "-c", "0", auditor, "replay", "--rules", rules, path], out + ".time", out)
     alerted = []
     with open(out, "rb") as file:
         for line in file:
             if line.startswith(b'{"type":"alert"') and b'"rule":"%s"' % RULE.encode() in line:
                 alerted.extend(re.findall(rb'"source\.ip":"([^"]+)"', line)[:1])
-    return wall, cpu, [ip.decode() for ip in alerted]
+    return wall, cpu, rss, [ip.decode() for ip in alerted]
 
 
 def rate(count, seconds):
@@ -236,7 +236,7 @@ def check(crowdsec, auditor, one_rule, work):
             if i < 10:
                 file.write(failure(t + i * 0.5 + 0.2, "198.51.100.7"))      # too few
     wall, cpu, _, counters, overflows = crowdsec.replay(path, pinned=True)
-    _, _, alerted = auditor_alerts(auditor, one_rule, path, os.path.join(work, "crowdsec-check.mtauditor"))
+    _, _, _, alerted = auditor_alerts(auditor, one_rule, path, os.path.join(work, "crowdsec-check.mtauditor"))
     flagged = sorted({ip for ip, _ in overflows})
     # A replayed alert's ban runs from the event's time, so it has expired already: the
     # alerts hold it.
@@ -256,14 +256,15 @@ def throughput(crowdsec, auditor, rules, one_rule, lines_path, work, start_cpu):
     lines, failed, counted = expected(lines_path)
     rule_count = len([f for f in os.listdir(rules) if f.endswith(".yaml")])
     print(f"crowdsec peer: {load()}")
-    awall, acpu, _ = measured(["taskset", "-c", "0", auditor, "replay", "--rules", rules, lines_path],
+    awall, acpu, arss = measured(["taskset", "-c", "0", auditor, "replay", "--rules", rules, lines_path],
                               os.path.join(work, "crowdsec-mtauditor.time"), os.devnull)
-    owall, ocpu, alerted = auditor_alerts(auditor, one_rule, lines_path, os.path.join(work, "crowdsec-one-rule.out"))
+    owall, ocpu, orss, alerted = auditor_alerts(auditor, one_rule, lines_path, os.path.join(work, "crowdsec-one-rule.out"))
     wall, cpu, rss, counters, overflows = crowdsec.replay(lines_path, pinned=True)
     print(f"mtauditor replay: first {lines} lines, {rule_count} rules, one core: {awall:.2f}s wall, {acpu:.2f}s cpu: "
-          f"{rate(lines, awall)} events/s wall, {rate(lines, acpu)} events/s cpu")
+          f"{rate(lines, awall)} events/s wall, {rate(lines, acpu)} events/s cpu; peak RSS {arss / 1024:.0f} MiB")
     print(f"mtauditor replay: first {lines} lines, 1 rule ({RULE}), one core: {owall:.2f}s wall, {ocpu:.2f}s cpu: "
-          f"{rate(lines, owall)} events/s wall, {rate(lines, ocpu)} events/s cpu; {len(alerted)} alerts")
+          f"{rate(lines, owall)} events/s wall, {rate(lines, ocpu)} events/s cpu; peak RSS {orss / 1024:.0f} MiB; "
+          f"{len(alerted)} alerts")
     print(f"crowdsec {crowdsec.version()}: first {lines} lines, 1 parser + 1 scenario, one core: {wall:.2f}s wall, "
           f"{cpu:.2f}s cpu: {rate(lines, wall)} lines/s wall, {rate(lines, cpu)} lines/s cpu "
           f"({rate(lines, cpu - start_cpu)} lines/s cpu without its start-up of {start_cpu:.2f}s); peak RSS {rss / 1024:.0f} MiB")
