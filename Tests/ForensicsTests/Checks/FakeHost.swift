@@ -96,14 +96,13 @@ final class FakeHost {
         RFC3339.format(milliseconds: Int64(date.timeIntervalSince1970) * 1000).replacingOccurrences(of: ".000Z", with: "Z")
     }
 
-    /// An archive `age` seconds old by its name, its sidecar and the `latest` link.
+    /// An archive `age` seconds old by its name, its sidecar and the `latest` link. Named
+    /// as `make backup` names one: the second it was taken in, truncated, so by its name it
+    /// is at least `age` old and less than a second more.
     @discardableResult
     func writeBackup(age: TimeInterval, mode: mode_t = 0o600) throws -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = "mtshield-\(formatter.string(from: now.addingTimeInterval(-age))).tar.lz4"
+        let taken = Int64(((now.timeIntervalSince1970 - age) * 1000).rounded(.down))
+        let name = ConfigurationBackup.archiveName(milliseconds: taken)
         let bytes = SecureRandom.bytes(3000)
         let archive = try directory.write("backups/" + name, bytes)
         chmod(archive, mode)
