@@ -347,11 +347,12 @@ import Testing
         defer { cleanUp() }
         let blocker = RecordingBlocker()
         let positions = SharedPositionStore()
+        let metrics = AuditorMetrics()
         var settings = configuration()
         settings.pollIntervalMilliseconds = 5
         let pipeline = AuditorPipeline(configuration: settings, rules: try RuleDirectory.load(path: rules),
                                        sources: [EventTail(path: events, store: positions)], blockers: [blocker],
-                                       metrics: AuditorMetrics(), logger: quiet, now: Event.nowMilliseconds)
+                                       metrics: metrics, logger: quiet, now: Event.nowMilliseconds)
         try await pipeline.start()
         let (triggers, reload) = AsyncStream<Void>.makeStream()
         let service = AuditorService(pipeline: pipeline, reloadTriggers: triggers, logger: quiet)
@@ -361,14 +362,19 @@ import Testing
                 tasks.addTask { try await service.run() }
                 try append((0..<5).map { Self.line("203.0.113.7", at: now, session: $0) }.joined())
                 try await eventually { blocker.values == ["203.0.113.7"] }
-                // A rule that bans on the first failure, put in by a reload.
+                // A rule that bans on the first failure, put in by a reload. The reload is
+                // taken at the start of a round: once the counter shows it, one failure bans.
                 try Self.failureRule.replacingOccurrences(of: "count: 5", with: "count: 1")
                     .write(toFile: rules + "/failures.yaml", atomically: true, encoding: .utf8)
                 reload.yield()
                 try await eventually {
-                    try? append(Self.line("198.51.100.\(Int.random(in: 1...200))", at: now))
-                    return blocker.values.count > 1
+                    String(decoding: metrics.exposition(), as: UTF8.self).contains("\nmtauditor_rule_reloads_total 1\n")
                 }
+                try append(Self.line("198.51.100.7", at: now))
+                try await eventually { blocker.values == ["203.0.113.7", "198.51.100.7"] }
+                // Nothing is written after the last line, which was read (it was banned): the
+                // drain must leave the position at the end of the file, whether the round that
+                // read it or the shutdown saved it.
                 shutdown.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
