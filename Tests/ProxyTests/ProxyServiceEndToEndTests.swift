@@ -83,13 +83,37 @@ final class EchoDCHandler: ChannelInboundHandler {
     }
 }
 
-/// Collects everything a test client receives until the proxy closes or shuts its output.
+/// A test client on the event loop: sends `request` as soon as it is connected (then shuts
+/// its output if asked), and collects everything it receives until the proxy closes or
+/// shuts its output. Nothing waits for the test's task, whose cooperative pool the full
+/// suite keeps busy.
 final class CollectingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     private var received: [UInt8] = []
+    private var request: [UInt8]
+    private let shutOutput: Bool
     let done: EventLoopPromise<[UInt8]>
 
-    init(done: EventLoopPromise<[UInt8]>) { self.done = done }
+    init(request: [UInt8], shutOutput: Bool, done: EventLoopPromise<[UInt8]>) {
+        self.request = request
+        self.shutOutput = shutOutput
+        self.done = done
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if !request.isEmpty {
+            let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: request)))
+            request = []
+            if shutOutput {
+                let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+                written.whenSuccess { context.value.close(mode: .output, promise: nil) }
+            }
+        } else if shutOutput {
+            context.close(mode: .output, promise: nil)
+        }
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { received += unwrapInboundIn(data).bytes }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -99,24 +123,55 @@ final class CollectingHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ProxyServiceEndToEndTests {
-    let group = MultiThreadedEventLoopGroup.singleton
+/// A hang shows as a failed wait, each bounded where it waits: a client's reply on its event
+/// loop (`replyTimeout`), a condition by `eventually`'s deadline. A time limit on the whole
+/// test also counts the minutes the full suite on two cores keeps a test's task waiting for
+/// the cooperative pool (a whole loaded run takes about five); this one stops a hang that
+/// escaped both, or one in `run()`'s shutdown.
+@Suite(.timeLimit(.minutes(10))) struct ProxyServiceEndToEndTests {
+    struct NoReply: Error, CustomStringConvertible {
+        var description: String { "the proxy neither closed nor shut its output within \(ProxyServiceEndToEndTests.replyTimeout)" }
+    }
 
-    func connect(to address: SocketAddress) async throws -> (Channel, EventLoopFuture<[UInt8]>) {
+    struct NeverHeld: Error, CustomStringConvertible {
+        var description: String { "condition not met within 120 s" }
+    }
+
+    let group = MultiThreadedEventLoopGroup.singleton
+    /// Loopback work of a second at most on an idle machine; counted on the client's event
+    /// loop, which the cooperative pool's backlog does not delay.
+    static let replyTimeout = TimeAmount.seconds(60)
+
+    /// A client that sends `request` once connected (then shuts its output if asked) and
+    /// collects what comes back until the proxy closes or shuts its output; after
+    /// `replyTimeout` the reply fails with `NoReply` and the client closes. Nil for a reply
+    /// that waits for `run()` to stop the proxy: that runs on the cooperative pool.
+    func connect(to address: SocketAddress, sending request: [UInt8] = [], thenShutOutput shutOutput: Bool = false,
+                 replyTimeout: TimeAmount? = Self.replyTimeout) async throws -> (Channel, EventLoopFuture<[UInt8]>) {
         let promise = group.next().makePromise(of: [UInt8].self)
         let channel = try await ClientBootstrap(group: promise.futureResult.eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(done: promise))
+                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(request: request, shutOutput: shutOutput, done: promise))
                 }
             }
             .connect(to: address).get()
+        if let replyTimeout {
+            channel.eventLoop.scheduleTask(in: replyTimeout) {
+                promise.fail(NoReply())
+                channel.close(promise: nil)
+            }
+        }
         return (channel, promise.futureResult)
     }
 
+    /// Polls `condition` until it holds; fails the test if it does not within two minutes
+    /// (the polls run on the cooperative pool, which the full suite keeps busy).
     func eventually(_ condition: () -> Bool) async throws {
-        for _ in 0..<200 where !condition() {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw NeverHeld() }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -148,17 +203,9 @@ final class CollectingHandler: ChannelInboundHandler {
                 try await eventually { sink.first(.proxyStarted) != nil }
 
                 let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: -4)
-                let (channel, received) = try await connect(to: addresses[0])
                 let payload = SecureRandom.bytes(3 << 20)
-                var wire = client.header + client.encryptor.transform(payload)
-                var offset = 0
-                while offset < wire.count {
-                    let end = min(offset + 100_000, wire.count)
-                    try await channel.writeAndFlush(ByteBuffer(bytes: wire[offset..<end]))
-                    offset = end
-                }
-                wire = []
-                try await channel.close(mode: .output)
+                let (channel, received) = try await connect(to: addresses[0], sending: client.header + client.encryptor.transform(payload),
+                                                            thenShutOutput: true)
                 let echoed = try await received.get()
                 #expect(echoed.count == payload.count)
                 let echoedIntact = client.decryptor.transform(echoed) == payload // a Bool: a failing #expect would print 3 MiB
@@ -200,8 +247,7 @@ final class CollectingHandler: ChannelInboundHandler {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await proxy.run() }
                 let client = TestClient(key: TestSecrets.main.key, tagByte: 0xdd, dc: 2)
-                let (channel, received) = try await connect(to: address)
-                try await channel.writeAndFlush(ByteBuffer(bytes: client.header))
+                let (channel, received) = try await connect(to: address, sending: client.header)
                 let bytes = try await received.get()
                 #expect(bytes.count == reply.count)
                 let replyIntact = client.decryptor.transform(bytes) == reply
@@ -222,6 +268,9 @@ final class CollectingHandler: ChannelInboundHandler {
         var configuration = TestSecrets.configuration(dcs: [2: [dc.address]])
         configuration.listen = ["127.0.0.1:0"]
         configuration.limits.maxConnectionsPerIP = 1
+        // The first client holds its place, silent, until the end of the test, however long
+        // the cooperative pool makes that: its handshake must not time out first.
+        configuration.limits.handshakeTimeoutMilliseconds = 10 * 60_000
         let sink = RecordingEventSink()
         let proxy = service(configuration, sink: sink)
         let address = try await proxy.bind()[0]
@@ -269,8 +318,8 @@ final class CollectingHandler: ChannelInboundHandler {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await proxy.run() }
                 let client = TestClient(key: TestSecrets.main.key, tagByte: 0xef, dc: 2)
-                let (channel, received) = try await connect(to: addresses[1])
-                try await channel.writeAndFlush(ByteBuffer(bytes: client.header + client.encryptor.transform([1, 2, 3, 4])))
+                let (_, received) = try await connect(to: addresses[1], sending: client.header + client.encryptor.transform([1, 2, 3, 4]),
+                                                      replyTimeout: nil)
                 try await eventually { dc.headers.count == 1 }
                 trigger.triggerGracefulShutdown()
                 _ = try await received.get()
@@ -295,8 +344,7 @@ final class CollectingHandler: ChannelInboundHandler {
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await proxy.run() }
-                let (channel, received) = try await connect(to: address)
-                try? await channel.writeAndFlush(ByteBuffer(bytes: [1, 2, 3]))
+                let (channel, received) = try await connect(to: address, sending: [1, 2, 3])
                 #expect(try await received.get().isEmpty)
                 try? await channel.close()
                 try await eventually { sink.first(.connectionRejected) != nil }
