@@ -42,3 +42,45 @@ extension Event {
         Event(timestampMilliseconds: 1_780_000_000_000 + Int64(seconds * 1000), action: action, reason: reason, sourceIP: ip)
     }
 }
+
+/// A thread of its own for the tasks that prefer it (`executorPreference:`): a service under
+/// test goes round by round while the full suite on two cores keeps the cooperative pool
+/// busy for minutes, as `mtauditor run` goes on in a process of its own. Stopped by
+/// `shutdown()`, after the tasks that use it have ended.
+final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var stopping = false
+
+    init(name: String) {
+        let thread = Thread { [self] in serve() }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.withLock {
+            jobs.append(job)
+            condition.signal()
+        }
+    }
+
+    func shutdown() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
+    }
+
+    private func serve() {
+        while true {
+            let next: UnownedJob? = condition.withLock {
+                while jobs.isEmpty && !stopping { condition.wait() }
+                return jobs.isEmpty ? nil : jobs.removeFirst()
+            }
+            guard let next else { return }
+            next.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
