@@ -1,4 +1,5 @@
 import EventLog
+import HeapModule
 
 /// The decisions in force and each value's history of bans, kept in memory; decides
 /// whether a rule that fired bans, for how long, or leaves the value alone.
@@ -17,6 +18,17 @@ public struct DecisionBook: Sendable {
     public var simulation: Bool
     public private(set) var active: [String: Decision] = [:]
     private var earlierBans: [String: Int] = [:]
+    /// When each decision put in `active` runs out, earliest first: `expire` pops what has
+    /// run out instead of filtering every decision (rehashing the whole book) each sweep.
+    /// An entry whose decision was lifted or replaced since is dropped when it comes up.
+    private var expiries = Heap<Expiry>()
+
+    private struct Expiry: Comparable, Sendable {
+        var until: Int64
+        var value: String
+        static func < (lhs: Expiry, rhs: Expiry) -> Bool { lhs.until < rhs.until }
+        static func == (lhs: Expiry, rhs: Expiry) -> Bool { lhs.until == rhs.until && lhs.value == rhs.value }
+    }
 
     public init(allowlist: [CIDR] = [], simulation: Bool = false) {
         self.allowlist = allowlist
@@ -29,7 +41,7 @@ public struct DecisionBook: Sendable {
         self.init(allowlist: allowlist, simulation: simulation)
         for decision in decisions {
             if let existing = active[decision.value], existing.until >= decision.until { continue }
-            active[decision.value] = decision
+            put(decision)
         }
         earlierBans = banCounts
     }
@@ -39,7 +51,7 @@ public struct DecisionBook: Sendable {
 
     /// Takes in a decision made elsewhere (an operator's manual ban): it is in force and counts as a ban.
     public mutating func adopt(_ decision: Decision) {
-        active[decision.value] = decision
+        put(decision)
         earlierBans[decision.value, default: 0] += 1
     }
 
@@ -81,13 +93,21 @@ public struct DecisionBook: Sendable {
                                 until: time + policy.duration(earlierBans: earlier), repeatCount: earlier + 1,
                                 simulated: simulation)
         earlierBans[value] = earlier + 1
-        active[value] = decision
+        put(decision)
         return .decided(decision)
+    }
+
+    private mutating func put(_ decision: Decision) {
+        active[decision.value] = decision
+        expiries.insert(Expiry(until: decision.until, value: decision.value))
     }
 
     /// Drops decisions that have run out by `now`; their values' ban counts remain.
     public mutating func expire(now: Int64) {
-        active = active.filter { $0.value.until > now }
+        while let next = expiries.min, next.until <= now {
+            expiries.removeMin()
+            if let decision = active[next.value], decision.until <= now { active[next.value] = nil }
+        }
     }
 }
 
