@@ -161,4 +161,29 @@ import Testing
         #expect(EventField.prefix(of: "not an address") == nil)
         #expect(EventField.prefix(of: "203.0.113.7" + String(repeating: " ", count: 29)) == nil)
     }
+
+    /// The bytes the engine counts by are the text `text(of:)` gives, for every field and
+    /// for addresses canonical, odd or not addresses at all (a derived prefix included).
+    @Test func fieldBytesSpellTheFieldText() {
+        var random = GroupTableTests.Stream(state: 11)
+        let addresses = ["203.0.113.7", "0.0.0.0", "255.255.255.255", "1.2.3.4", "203.0.113.07", "256.1.1.1", "1.2.3",
+                         "1.2.3.4.5", "1..2.3", "2001:db8:1:2::7", "::ffff:198.51.100.9", "not an address", "",
+                         "203.0.113.7 ", "12345.1.1.1", "1.2.3.0004"]
+            + (0..<300).map { _ in (0..<4).map { _ in String(Int.random(in: 0...255, using: &random)) }.joined(separator: ".") }
+        let fields: [EventField] = [.action, .outcome, .reason, .sourceIP, .sourcePort, .sourceIPHash, .sourcePrefix,
+                                    .sourceAddress, .sessionID, .instance, .transport, .dc, .bytesIn, .label("k")]
+        for address in addresses {
+            for prefix in [nil, "198.51.100.0/24"] {
+                for hash in [nil, "00112233445566778899aabbccddeeff"] {
+                    let event = Event(timestampMilliseconds: 5, action: .handshakeFailed, outcome: .failure, reason: "bad_secret",
+                                      sourceIP: address, sourcePort: 443, sourceIPHash: hash, sourcePrefix: prefix,
+                                      sessionID: "s", instance: "i", transport: .faketls, dc: -2, bytesIn: 7, labels: ["k": "v"])
+                    for field in fields {
+                        let bytes = field.fieldText(of: event).map { $0.withBytes { String(decoding: $0, as: UTF8.self) } }
+                        #expect(bytes == field.text(of: event), "\(field) of \(address)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -46,20 +46,22 @@ final class DistinctCounter: Detector {
 
     let count: Int
     let window: Int64
-    private var groups = Groups()
+    // Unchecked: a detector is confined to the engine that owns it, which never reenters it;
+    // the dynamic exclusivity check was a visible share of every event.
+    @exclusivity(unchecked) private var groups = Groups()
 
     init(count: Int, windowMilliseconds: Int64) {
         self.count = count
         self.window = windowMilliseconds
     }
 
-    func observe(group: String, value: String?, at time: Int64) -> Observation {
+    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
         guard let value else { return Observation(level: 0) }
         let (count, window) = (self.count, self.window)
         return Self.observe(group, value, at: time, count: count, window: window, in: &groups)
     }
 
-    private static func observe(_ group: String, _ value: String, at time: Int64, count: Int, window: Int64,
+    private static func observe(_ group: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, at time: Int64, count: Int, window: Int64,
                                 in groups: inout Groups) -> Observation {
         let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
         let value = groups.keys.key(for: value)

@@ -28,7 +28,18 @@ struct GroupKeys {
 
     mutating func key(for text: String) -> GroupKey {
         var text = text
-        if let key = text.withUTF8({ Self.compactKey($0) }) { return key }
+        return text.withUTF8 { key(for: $0) }
+    }
+
+    /// The key of the text these UTF-8 bytes spell: the engine hands a field's bytes as
+    /// the event holds them, so that no `String` is made for the common, short values.
+    @inline(__always)
+    mutating func key(for bytes: UnsafeBufferPointer<UInt8>) -> GroupKey {
+        if let key = Self.compactKey(bytes) { return key }
+        return numbered(String(decoding: bytes, as: UTF8.self))
+    }
+
+    private mutating func numbered(_ text: String) -> GroupKey {
         if let number = numbers[text] { return GroupKey(w0: number, w3: GroupKey.numbered << 56) }
         let number = nextNumber
         nextNumber += 1
@@ -71,6 +82,7 @@ struct GroupKeys {
         return high << 32 | low
     }
 
+    @inline(__always)
     private static func compactKey(_ bytes: UnsafeBufferPointer<UInt8>) -> GroupKey? {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return GroupKey(w3: 1 << 56) }
@@ -102,15 +114,20 @@ struct GroupKeys {
     }
 }
 
-/// Per-group state of one detector: groups held densely (`keys`, `states`) behind an
+/// Per-group state of one detector: groups held densely (`entries`, each a key beside its
+/// state, so that finding a group touches one place in memory after the index) behind an
 /// open-addressing index (linear probing, at most half full) of slot numbers tagged with
 /// hash bits, hashed by a seeded multiply-mix of the key's words. It replaces
 /// `[String: State]`, whose SipHash over the text and string retains dominated the
 /// engine's time, and holds a group in its key, its state and about 16 bytes of index.
 struct GroupTable<State> {
-    private(set) var keys: [GroupKey] = []
-    private(set) var states: [State] = []
-    /// 0 for an empty slot, else the hash's high half << 32 | (position in `keys` + 1).
+    private struct Entry {
+        var key: GroupKey
+        var state: State
+    }
+
+    private var entries: [Entry] = []
+    /// 0 for an empty slot, else the hash's high half << 32 | (position in `entries` + 1).
     private var index: [UInt64]
     private var mask: Int
     /// Random per table, so that addresses chosen by a client cannot be aimed at one chain.
@@ -122,7 +139,7 @@ struct GroupTable<State> {
         seed = UInt64.random(in: .min ... .max)
     }
 
-    var count: Int { keys.count }
+    var count: Int { entries.count }
 
     @inline(__always)
     private static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
@@ -137,7 +154,7 @@ struct GroupTable<State> {
         return Self.mix(left ^ 0x1656_67B1_9E37_79F9, right ^ 0x27D4_EB2F_1656_67C5)
     }
 
-    /// The position of `key` in `keys` and `states`, or nil when the table does not hold it.
+    /// The position of `key` in the table, or nil when the table does not hold it.
     func position(of key: GroupKey) -> Int? {
         let hash = hash(key)
         let tag = hash >> 32
@@ -147,13 +164,14 @@ struct GroupTable<State> {
             if entry == 0 { return nil }
             if entry >> 32 == tag {
                 let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                if keys[position] == key { return position }
+                if entries[position].key == key { return position }
             }
             slot = (slot + 1) & mask
         }
     }
 
     /// The position of `key`, holding `fresh` as its state if the table did not hold it.
+    @inline(__always)
     mutating func insert(_ key: GroupKey, fresh: @autoclosure () -> State) -> Int {
         let hash = hash(key)
         let tag = hash >> 32
@@ -163,14 +181,13 @@ struct GroupTable<State> {
             if entry == 0 { break }
             if entry >> 32 == tag {
                 let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                if keys[position] == key { return position }
+                if entries[position].key == key { return position }
             }
             slot = (slot + 1) & mask
         }
-        let position = keys.count
-        keys.append(key)
-        states.append(fresh())
-        if keys.count * 2 > index.count {
+        let position = entries.count
+        entries.append(Entry(key: key, state: fresh()))
+        if entries.count * 2 > index.count {
             reindex()
         } else {
             index[slot] = tag << 32 | UInt64(position + 1)
@@ -179,59 +196,50 @@ struct GroupTable<State> {
     }
 
     subscript(position: Int) -> State {
-        get { states[position] }
-        _modify { yield &states[position] }
+        get { entries[position].state }
+        _modify { yield &entries[position].state }
     }
 
     func forEachGroup(_ body: (GroupKey, State) -> Void) {
-        for position in keys.indices { body(keys[position], states[position]) }
+        for entry in entries { body(entry.key, entry.state) }
     }
 
     /// The numbers of the long texts among the keys.
     var numberedKeys: Set<UInt64> {
         var held: Set<UInt64> = []
-        for key in keys where key.isNumbered { held.insert(key.w0) }
+        for entry in entries where entry.key.isNumbered { held.insert(entry.key.w0) }
         return held
     }
 
     /// Drops the groups for which `isDropped` holds, handing each dropped state to `dropped`.
     mutating func removeAll(where isDropped: (GroupKey, State) -> Bool, dropped: (State) -> Void = { _ in }) {
         var kept = 0
-        for position in keys.indices {
-            if isDropped(keys[position], states[position]) {
-                dropped(states[position])
+        for position in entries.indices {
+            if isDropped(entries[position].key, entries[position].state) {
+                dropped(entries[position].state)
             } else {
-                if kept != position {
-                    keys[kept] = keys[position]
-                    states[kept] = states[position]
-                }
+                if kept != position { entries[kept] = entries[position] }
                 kept += 1
             }
         }
-        guard kept < keys.count else { return }
-        keys.removeLast(keys.count - kept)
-        states.removeLast(states.count - kept)
-        if keys.count * 8 < keys.capacity {
-            keys = Self.compacted(keys)
-            states = Self.compacted(states)
+        guard kept < entries.count else { return }
+        entries.removeLast(entries.count - kept)
+        if entries.count * 8 < entries.capacity {
+            var copy: [Entry] = []
+            copy.reserveCapacity(entries.count)
+            copy.append(contentsOf: entries)
+            entries = copy
         }
         reindex()
     }
 
-    private static func compacted<Element>(_ elements: [Element]) -> [Element] {
-        var copy: [Element] = []
-        copy.reserveCapacity(elements.count)
-        copy.append(contentsOf: elements)
-        return copy
-    }
-
     private mutating func reindex() {
         var size = 16
-        while size < keys.count * 2 { size <<= 1 }
+        while size < entries.count * 2 { size <<= 1 }
         index = Array(repeating: 0, count: size)
         mask = size - 1
-        for position in keys.indices {
-            let hash = hash(keys[position])
+        for position in entries.indices {
+            let hash = hash(entries[position].key)
             var slot = Int(truncatingIfNeeded: hash) & mask
             while index[slot] != 0 { slot = (slot + 1) & mask }
             index[slot] = (hash >> 32) << 32 | UInt64(position + 1)

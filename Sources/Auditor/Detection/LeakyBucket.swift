@@ -35,19 +35,21 @@ final class LeakyBucket: Detector {
 
     let capacity: Int
     let leak: Int64
-    private var groups = Groups()
+    // Unchecked: a detector is confined to the engine that owns it, which never reenters it;
+    // the dynamic exclusivity check was a visible share of every event.
+    @exclusivity(unchecked) private var groups = Groups()
 
     init(capacity: Int, leakMilliseconds: Int64) {
         self.capacity = capacity
         self.leak = leakMilliseconds
     }
 
-    func observe(group: String, value: String?, at time: Int64) -> Observation {
+    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
         let (capacity, leak) = (self.capacity, self.leak)
         return Self.observe(group, at: time, capacity: capacity, leak: leak, in: &groups)
     }
 
-    private static func observe(_ group: String, at time: Int64, capacity: Int, leak: Int64, in groups: inout Groups) -> Observation {
+    private static func observe(_ group: UnsafeBufferPointer<UInt8>, at time: Int64, capacity: Int, leak: Int64, in groups: inout Groups) -> Observation {
         let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
         return groups.table[position].add(time, capacity: capacity, leak: leak)
     }

@@ -28,7 +28,8 @@ final class RateBaseline {
 
     let parameters: AnomalyParameters
     private var interval: Int64?
-    private var count = 0
+    // Unchecked, as `openEnd`: read or counted for every event, by the one engine that owns it.
+    @exclusivity(unchecked) private var count = 0
     private var values: Set<String> = []
     private var history: Deque<Double> = []
     /// The last closed intervals as observed (not clamped), bounded by `recentCapacity`.
@@ -37,7 +38,7 @@ final class RateBaseline {
     private var alerted = false
     /// Where the open interval ends (`.min` before the first event, or when the end is
     /// past `Int64.max`): a time before it closes nothing.
-    private var openEnd: Int64 = .min
+    @exclusivity(unchecked) private var openEnd: Int64 = .min
 
     init(parameters: AnomalyParameters) {
         self.parameters = parameters

@@ -28,7 +28,7 @@ final class SlidingWindowCounter: Detector {
         var table = GroupTable<Group>()
         var pools: [RingPool] = []
 
-        mutating func observe(_ group: String, at time: Int64) -> Observation {
+        mutating func observe(_ group: UnsafeBufferPointer<UInt8>, at time: Int64) -> Observation {
             let position = table.insert(keys.key(for: group), fresh: Group())
             var state = table[position]
             let observation = add(time, to: &state)
@@ -126,7 +126,9 @@ final class SlidingWindowCounter: Detector {
 
     let count: Int
     let window: Int64
-    private var groups: Groups
+    // Unchecked: a detector is confined to the engine that owns it, which never reenters it;
+    // the dynamic exclusivity check was a visible share of every event.
+    @exclusivity(unchecked) private var groups: Groups
 
     init(count: Int, windowMilliseconds: Int64) {
         self.count = count
@@ -134,7 +136,7 @@ final class SlidingWindowCounter: Detector {
         self.groups = Groups(count: count, window: windowMilliseconds)
     }
 
-    func observe(group: String, value: String?, at time: Int64) -> Observation {
+    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
         groups.observe(group, at: time)
     }
 

@@ -16,7 +16,8 @@ public final class RuleEngine {
         case trigger
         case anomaly(RateBaseline)
 
-        func observe(group: String, value: String?, at time: Int64) -> Observation {
+        @inline(__always)
+        func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
             switch self {
             case .threshold(let counter): counter.observe(group: group, value: value, at: time)
             case .leaky(let bucket): bucket.observe(group: group, value: value, at: time)
@@ -51,10 +52,11 @@ public final class RuleEngine {
         let limit: String
         let reasonCounts: Bool
         let reasonText: String
-        var matched = 0
-        var alerts = 0
+        // Unchecked, as the engine's own state below: counted once per event, never reentered.
+        @exclusivity(unchecked) var matched = 0
+        @exclusivity(unchecked) var alerts = 0
         /// Recent matching events, only while reports are kept (`keepEvidence`).
-        var evidence: EvidenceRing?
+        @exclusivity(unchecked) var evidence: EvidenceRing?
 
         init(_ rule: Rule) {
             self.rule = rule
@@ -188,14 +190,16 @@ public final class RuleEngine {
     static let sweepInterval: Int64 = 60_000
 
     private var active: [ActiveRule] { didSet { index = ActionIndex(active) } }
-    private var index: ActionIndex
+    // Unchecked: the engine is not thread-safe and never reenters itself while it mutates
+    // these; the dynamic exclusivity checks were a visible share of every event.
+    @exclusivity(unchecked) private var index: ActionIndex
     /// Set by `keepEvidence(samplesPerRule:)`.
     public private(set) var samplesPerRule: Int?
     public private(set) var book: DecisionBook
     public var explain: Bool
     /// The latest event time seen.
-    public private(set) var now: Int64 = .min
-    private var nextSweep: Int64 = .min
+    @exclusivity(unchecked) public private(set) var now: Int64 = .min
+    @exclusivity(unchecked) private var nextSweep: Int64 = .min
 
     public init(rules: [Rule], allowlist: [CIDR] = [], simulation: Bool = false, explain: Bool = false) {
         let active = rules.map(ActiveRule.init)
@@ -273,12 +277,11 @@ public final class RuleEngine {
                 if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
                 continue
             }
-            guard let key = groupKey(entry.groupBy, event) else { continue }
-            let value = entry.distinctField.flatMap { $0.text(of: event) }
-            if entry.distinctField != nil && value == nil { continue }
+            guard let observation = observe(entry, event, at: time) else { continue }
             entry.matched += 1
-            let observation = entry.counting.observe(group: key, value: value, at: time)
-            entry.evidence?.append(group: key, level: observation.level, event: event)
+            if entry.evidence != nil, let key = groupKey(entry.groupBy, event) {
+                entry.evidence?.append(group: key, level: observation.level, event: event)
+            }
             if explain {
                 findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry, event),
                                                  level: observation.level, limit: entry.limit)))
@@ -381,6 +384,27 @@ public final class RuleEngine {
 
     private func reason(_ entry: ActiveRule, _ overflow: Overflow) -> String {
         entry.reasonCounts ? String(overflow.count) + entry.reasonText : entry.reasonText
+    }
+
+    /// Counts `event` in its group of `entry`; nil when the event lacks a field the rule
+    /// groups by or counts distinct values of. The group's text and the value are read as
+    /// bytes off the event (closures that capture the event itself would copy it).
+    @inline(__always)
+    private func observe(_ entry: ActiveRule, _ event: Event, at time: Int64) -> Observation? {
+        let counting = entry.counting
+        let group: FieldText
+        if entry.groupBy.count == 1 {
+            guard let text = entry.groupBy[0].fieldText(of: event) else { return nil }
+            group = text
+        } else {
+            guard let text = groupKey(entry.groupBy, event) else { return nil }
+            group = FieldText(text)
+        }
+        guard let distinctField = entry.distinctField else {
+            return group.withBytes { counting.observe(group: $0, value: nil, at: time) }
+        }
+        guard let value = distinctField.fieldText(of: event) else { return nil }
+        return group.withBytes { group in value.withBytes { counting.observe(group: group, value: $0, at: time) } }
     }
 
     private func groupKey(_ fields: [EventField], _ event: Event) -> String? {

@@ -99,6 +99,30 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil: as the
+    /// generic form below, an octet at a time over the bytes in place (every failed
+    /// handshake's derived `source.prefix` passes here).
+    private static func ipv4PrefixLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let count = bytes.count
+        guard count >= 7, count <= 15 else { return nil }
+        var index = 0, octets = 0, thirdDot = 0
+        while true {
+            let start = index
+            var value = 0
+            while index < count, bytes[index] &- UInt8(ascii: "0") < 10 {
+                value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0"))
+                index += 1
+            }
+            let digits = index - start
+            guard digits >= 1, digits <= 3, value <= 255, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+            octets += 1
+            if octets == 4 { return index == count ? thirdDot : nil }
+            guard index < count, bytes[index] == UInt8(ascii: ".") else { return nil }
+            index += 1
+            if octets == 3 { thirdDot = index }
+        }
+    }
+
     /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil.
     private static func ipv4PrefixLength(_ bytes: some Collection<UInt8>) -> Int? {
         var octets = 0, digits = 0, value = 0, thirdDot = 0, index = 0
@@ -157,6 +181,64 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
         case .bytesOut: event.bytesOut.map { Double($0) }
         case .duration: event.durationMilliseconds.map { Double($0) }
         default: text(of: event).flatMap { Double($0) }
+        }
+    }
+}
+
+/// A field's value as `EventField.text(of:)` spells it, held without making a new
+/// `String`: the event's own text, or for a `source.prefix` derived from a dotted quad the
+/// address's first `cut` bytes followed by `0/24`. The engine's hot path reads it as bytes.
+struct FieldText {
+    let text: String
+    /// -1: `text` whole.
+    let cut: Int
+
+    init(_ text: String, cut: Int = -1) {
+        self.text = text
+        self.cut = cut
+    }
+
+    /// Calls `body` with the value's UTF-8 bytes; a derived prefix is spelled on the stack.
+    @inline(__always)
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        guard cut >= 0 else { return Self.withUTF8(text, body) }
+        let cut = cut
+        return Self.withUTF8(text) { address in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: cut + 4) { buffer in
+                _ = buffer.initialize(from: address[..<cut])
+                _ = buffer[cut...].initialize(from: "0/24".utf8)
+                return body(UnsafeBufferPointer(buffer))
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func withUTF8<Result>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var text = text
+        return text.withUTF8(body)
+    }
+}
+
+extension EventField {
+    /// `text(of:)` as a `FieldText`: no `String` is made for the fields the shipped rules
+    /// group by (addresses, hashes, prefixes), derived or not.
+    @inline(__always)
+    func fieldText(of event: Event) -> FieldText? {
+        switch self {
+        case .reason: return event.reason.map { FieldText($0) }
+        case .sourceIP: return event.sourceIP.map { FieldText($0) }
+        case .sourceIPHash: return event.sourceIPHash.map { FieldText($0) }
+        case .sourceAddress: return (event.sourceIP ?? event.sourceIPHash).map { FieldText($0) }
+        case .sourcePrefix:
+            if let prefix = event.sourcePrefix { return FieldText(prefix) }
+            guard let address = event.sourceIP else { return nil }
+            if let cut = address.utf8.withContiguousStorageIfAvailable({ Self.ipv4PrefixLength($0) }) ?? Self.ipv4PrefixLength(address.utf8) {
+                return FieldText(address, cut: cut)
+            }
+            return Self.prefix(of: address).map { FieldText($0) }
+        default:
+            return text(of: event).map { FieldText($0) }
         }
     }
 }
