@@ -16,6 +16,18 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// As `init?(_:)` for any text; a `String`'s dotted quad is read from its bytes in
+    /// place, as every decision the auditor makes checks its value this way.
+    public init?(_ text: String) {
+        if let v4 = text.utf8.withContiguousStorageIfAvailable({ IPAddress.parseV4($0) }) ?? IPAddress.parseV4(text.utf8) {
+            self = .v4(v4)
+        } else if let v6 = IPAddress.parseV6(Substring(text)) {
+            self = IPAddress(bytes16: v6)
+        } else {
+            return nil
+        }
+    }
+
     /// From raw network-order bytes: 4 (IPv4) or 16 (IPv6; mapped IPv4 is unwrapped).
     public init?(bytes: some Collection<UInt8>) {
         let array = Array(bytes)

@@ -14,13 +14,15 @@ public struct Decision: Sendable, Hashable {
         public init?(value text: String) {
             // Bytes, not `contains("/")`: with Foundation in the module that resolves to
             // NSString's search, the cost of every decision.
+            // An ip_hash is checked first: 32 hex digits are never an address, and it is
+            // the cheaper test (a failed IPv6 parse is not cheap).
             if text.utf8.contains(UInt8(ascii: "/")) {
                 guard CIDR(text) != nil else { return nil }
                 self = .cidr
-            } else if IPAddress(text) != nil {
-                self = .ip
             } else if IPHasher.isHashText(text) {
                 self = .ipHash
+            } else if IPAddress(text) != nil {
+                self = .ip
             } else {
                 return nil
             }
