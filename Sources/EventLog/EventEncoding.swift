@@ -386,6 +386,29 @@ public enum JSONText {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F
     }
 
+    /// Whether any byte needs escaping, eight at a time (a quote, a backslash, a control
+    /// byte or DEL); bytes ≥ 0x80 pass.
+    @inline(__always)
+    private static func containsEscapable(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let lanes: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zero(_ word: UInt64) -> UInt64 { (word &- lanes) & ~word & high }
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self)
+            // A byte < 0x20 (borrow), or equal to '"', '\\' or DEL; high bytes are masked out.
+            let special = zero(word ^ (lanes &* 0x22)) | zero(word ^ (lanes &* 0x5C)) | zero(word ^ (lanes &* 0x7F))
+                | ((word &- lanes &* 0x20) & ~word)
+            if special & high & ~word != 0 { return true }
+            offset += 8
+        }
+        while offset < bytes.count {
+            if needsEscaping(base[offset]) { return true }
+            offset += 1
+        }
+        return false
+    }
+
     static func escapedLength(_ text: String) -> Int {
         var text = text
         return text.withUTF8 { bytes in
@@ -402,6 +425,19 @@ public enum JSONText {
     /// Appends `text` as a quoted JSON string, escaped as the event log escapes it; for
     /// other JSON Lines output (timelines, reports) so there is one escaping rule.
     public static func appendQuoted(_ text: String, to buffer: inout [UInt8]) {
+        // Hot path (replay writes a few per alert): a short text needing no escape is
+        // quoted on the stack and appended at once.
+        let done = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count <= 254, !containsEscapable(bytes) else { return false }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 2) { quoted in
+                quoted[0] = UInt8(ascii: "\"")
+                _ = UnsafeMutableBufferPointer(rebasing: quoted[1...]).initialize(from: bytes)
+                quoted[bytes.count + 1] = UInt8(ascii: "\"")
+                buffer.append(contentsOf: UnsafeBufferPointer(quoted))
+            }
+            return true
+        }
+        if done == true { return }
         buffer.append(UInt8(ascii: "\""))
         appendEscaped(text, to: &buffer)
         buffer.append(UInt8(ascii: "\""))
@@ -504,20 +540,34 @@ public enum JSONText {
         let (days, millisecondOfDay) = floorDivision(clamped, 86_400_000)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         let secondOfDay = millisecondOfDay / 1000
-        appendPadded(year, width: 4, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendPadded(month, width: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendPadded(day, width: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "T"))
-        appendPadded(secondOfDay / 3600, width: 2, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay / 60 % 60, width: 2, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
-        appendPadded(secondOfDay % 60, width: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "."))
-        appendPadded(millisecondOfDay % 1000, width: 3, to: &buffer)
-        buffer.append(UInt8(ascii: "Z"))
+        // The 24 bytes are spelled on the stack and appended at once: every event and
+        // every alert line carries timestamps, and byte-by-byte appends were most of it.
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { out in
+            func digits(_ value: Int64, _ width: Int, at offset: Int) {
+                var rest = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    out[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+            }
+            digits(year, 4, at: 0)
+            out[4] = UInt8(ascii: "-")
+            digits(month, 2, at: 5)
+            out[7] = UInt8(ascii: "-")
+            digits(day, 2, at: 8)
+            out[10] = UInt8(ascii: "T")
+            digits(secondOfDay / 3600, 2, at: 11)
+            out[13] = UInt8(ascii: ":")
+            digits(secondOfDay / 60 % 60, 2, at: 14)
+            out[16] = UInt8(ascii: ":")
+            digits(secondOfDay % 60, 2, at: 17)
+            out[19] = UInt8(ascii: ".")
+            digits(millisecondOfDay % 1000, 3, at: 20)
+            out[23] = UInt8(ascii: "Z")
+            buffer.append(contentsOf: UnsafeBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                                          count: timestampLength))
+        }
     }
 
     private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
@@ -538,17 +588,5 @@ public enum JSONText {
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         return (year, month, day)
-    }
-
-    private static func appendPadded(_ value: Int64, width: Int, to buffer: inout [UInt8]) {
-        var digits = width
-        var divisor: Int64 = 1
-        while digits > 1 { divisor *= 10; digits -= 1 }
-        var rest = value
-        while divisor > 0 {
-            buffer.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
-            divisor /= 10
-        }
     }
 }

@@ -6,8 +6,6 @@ import EventLog
 struct JSONLine {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
-    /// Set while the line is written with `appendingTo:times:`.
-    private var times: EventTime.Cache?
 
     init() {}
 
@@ -17,13 +15,6 @@ struct JSONLine {
         bytes.append(UInt8(ascii: "{"))
     }
 
-    /// As `init(appendingTo:)`, writing times with `cache`'s date until `close(into:times:)`.
-    init(appendingTo buffer: inout [UInt8], times cache: inout EventTime.Cache) {
-        self.init(appendingTo: &buffer)
-        times = cache
-        cache = EventTime.Cache()
-    }
-
     /// Ends the object and hands the buffer back.
     mutating func close(into buffer: inout [UInt8]) {
         bytes.append(UInt8(ascii: "}"))
@@ -31,19 +22,20 @@ struct JSONLine {
         bytes = []
     }
 
-    /// Ends the object, handing the buffer and the time cache back.
-    mutating func close(into buffer: inout [UInt8], times cache: inout EventTime.Cache) {
-        close(into: &buffer)
-        if let times { cache = times }
-    }
-
+    /// `,"name":` in one append: every append to an array checks its uniqueness and
+    /// capacity, which byte by byte was most of an alert line's cost.
     private mutating func key(_ name: StaticString) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
+        let start = first ? 1 : 0
         first = false
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let count = name.utf8CodeUnitCount
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count + 4) { buffer in
+            buffer[0] = UInt8(ascii: ",")
+            buffer[1] = UInt8(ascii: "\"")
+            UnsafeMutableRawPointer(buffer.baseAddress! + 2).copyMemory(from: name.utf8Start, byteCount: count)
+            buffer[count + 2] = UInt8(ascii: "\"")
+            buffer[count + 3] = UInt8(ascii: ":")
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
+        }
     }
 
     private mutating func key(_ name: String) {
@@ -83,11 +75,7 @@ struct JSONLine {
     mutating func addTime(_ name: StaticString, _ milliseconds: Int64) {
         key(name)
         bytes.append(UInt8(ascii: "\""))
-        if times != nil {
-            EventTime.append(milliseconds, to: &bytes, cache: &times!)
-        } else {
-            EventTime.append(milliseconds, to: &bytes)
-        }
+        EventTime.append(milliseconds, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -136,14 +124,18 @@ struct JSONLine {
     }
 
     static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var rest = value.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        bytes[start...].reverse()
+        // Spelled backwards on the stack, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value.magnitude
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// The event log's one escaping rule (`JSONText`), for alert and decision lines too.
@@ -161,46 +153,6 @@ enum EventTime {
     static func append(_ milliseconds: Int64, to bytes: inout [UInt8]) {
         JSONText.appendTimestamp(milliseconds, to: &bytes)
     }
-
-    /// The date part (`YYYY-MM-DDT`) of the last day written: replay writes thousands of
-    /// times a day, and the calendar arithmetic was most of an alert's JSON.
-    struct Cache {
-        var day: Int64 = .min
-        var date: [UInt8] = []
-    }
-
-    /// Years 0000…9999, the range `JSONText.appendTimestamp` writes unclamped.
-    private static let cacheable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
-
-    /// As `append(_:to:)`, the date taken from `cache` when it is the same day.
-    static func append(_ milliseconds: Int64, to bytes: inout [UInt8], cache: inout Cache) {
-        guard cacheable.contains(milliseconds) else { return append(milliseconds, to: &bytes) }
-        var day = milliseconds / 86_400_000
-        var rest = milliseconds % 86_400_000
-        if rest < 0 { (day, rest) = (day - 1, rest + 86_400_000) }
-        if day != cache.day {
-            var text: [UInt8] = []
-            JSONText.appendTimestamp(day * 86_400_000, to: &text)
-            cache = Cache(day: day, date: Array(text.prefix(11)))
-        }
-        bytes.append(contentsOf: cache.date)
-        let second = rest / 1000
-        appendTwoDigits(second / 3600, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendTwoDigits(second / 60 % 60, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendTwoDigits(second % 60, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        let fraction = rest % 1000
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        appendTwoDigits(fraction % 100, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
-    }
-
-    private static func appendTwoDigits(_ value: Int64, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "0") + UInt8(value / 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
-    }
 }
 
 extension Finding {
@@ -214,13 +166,7 @@ extension Finding {
 
     /// Appends `jsonLine(source:)` to `buffer`, without its newline.
     public func appendJSONLine(source: String? = nil, to buffer: inout [UInt8]) {
-        var times = EventTime.Cache()
-        appendJSONLine(source: source, to: &buffer, times: &times)
-    }
-
-    /// As `appendJSONLine(source:to:)`, with the date of the last time written kept in `times`.
-    func appendJSONLine(source: String? = nil, to buffer: inout [UInt8], times: inout EventTime.Cache) {
-        var line = JSONLine(appendingTo: &buffer, times: &times)
+        var line = JSONLine(appendingTo: &buffer)
         switch self {
         case .alert(let alert):
             line.add("type", "alert")
@@ -263,6 +209,6 @@ extension Finding {
             line.add("level", match.level)
             line.add("limit", match.limit)
         }
-        line.close(into: &buffer, times: &times)
+        line.close(into: &buffer)
     }
 }
