@@ -32,6 +32,10 @@ let package = Package(
             .product(name: "Auditor", package: rootPackageIdentity),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // `mtauditor replay` as a plain program, for callgrind (Benchmarks/auditor/README.md).
+        .executableTarget(name: "auditor-replay", dependencies: [
+            .product(name: "Auditor", package: rootPackageIdentity),
+        ]),
         .testTarget(name: "BenchmarkPeersTests", dependencies: [
             "BenchmarkPeers",
             .product(name: "MTCrypto", package: rootPackageIdentity),
