@@ -38,7 +38,7 @@ final class RateBaseline {
     private var alerted = false
     /// Where the open interval ends (`.min` before the first event, or when the end is
     /// past `Int64.max`): a time before it closes nothing.
-    @exclusivity(unchecked) private var openEnd: Int64 = .min
+    @exclusivity(unchecked) private(set) var openEnd: Int64 = .min
 
     init(parameters: AnomalyParameters) {
         self.parameters = parameters

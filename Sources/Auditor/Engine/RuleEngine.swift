@@ -139,13 +139,19 @@ public final class RuleEngine {
     }
 
     /// The rules each action can match, in rule order, so that an event visits only those.
+    ///
+    /// The lists hold the rules unretained (the engine's `active` holds them), so that
+    /// visiting a rule costs no atomic reference count.
     private struct ActionIndex {
         private var actions: [String] = []
-        private var lists: [[ActiveRule]] = []
+        private var lists: [[Unmanaged<ActiveRule>]] = []
         /// Rules without an `event.action` condition: the list of any other action.
-        private var others: [ActiveRule] = []
+        private var others: [Unmanaged<ActiveRule>] = []
         /// Every anomaly rule: its intervals advance with every event, matching or not.
-        private(set) var baselines: [RateBaseline] = []
+        private var baselines: [RateBaseline] = []
+        /// The earliest end of a baseline's open interval: an event before it closes no
+        /// interval, and the baselines are not visited.
+        private var baselineBoundary: Int64 = .min
 
         init(_ rules: [ActiveRule]) {
             var named = Set<String>()
@@ -153,9 +159,20 @@ public final class RuleEngine {
             // The vocabulary's own strings where they match, so that comparing the action
             // the decoder gives (one of these constants) mostly compares identical storage.
             actions = named.sorted().map { name in Self.vocabulary.first { $0 == name } ?? name }
-            lists = actions.map { action in rules.filter { $0.actions?.contains(action) ?? true } }
-            others = rules.filter { $0.actions == nil }
+            lists = actions.map { action in rules.filter { $0.actions?.contains(action) ?? true }.map(Unmanaged.passUnretained) }
+            others = rules.filter { $0.actions == nil }.map(Unmanaged.passUnretained)
             baselines = rules.compactMap(\.baseline)
+        }
+
+        /// Closes the baselines' intervals that end by `time`.
+        mutating func advanceBaselines(to time: Int64) {
+            guard time >= baselineBoundary, !baselines.isEmpty else { return }
+            var boundary = Int64.max
+            for baseline in baselines {
+                baseline.advance(to: time)
+                boundary = min(boundary, baseline.openEnd)
+            }
+            baselineBoundary = boundary
         }
 
         static let vocabulary: [String] = [
@@ -173,7 +190,7 @@ public final class RuleEngine {
             unsafeBitCast(text, to: (UInt64, UInt64).self)
         }
 
-        mutating func rules(for action: EventAction) -> [ActiveRule] {
+        mutating func rules(for action: EventAction) -> [Unmanaged<ActiveRule>] {
             let name = action.rawValue
             let bits = Self.bits(name)
             for entry in seen {
@@ -265,29 +282,35 @@ public final class RuleEngine {
         let time = event.timestampMilliseconds
         if time > now { now = time }
         if now >= nextSweep { sweep() }
-        for baseline in index.baselines { baseline.advance(to: time) }
-        for entry in index.rules(for: event.action) {
-            guard entry.matches(event) else { continue }
-            if case .anomaly(let baseline) = entry.counting {
-                let value = entry.distinctField.flatMap { $0.text(of: event) }
-                let (level, alert) = baseline.observe(value: value, at: time)
-                entry.matched += 1
-                entry.evidence?.append(group: "", level: level, event: event)
-                if explain { findings.append(.match(RuleMatch(rule: entry.rule.name, group: [], level: level, limit: entry.limit))) }
-                if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
-                continue
-            }
-            guard let observation = observe(entry, event, at: time) else { continue }
-            entry.matched += 1
-            if entry.evidence != nil, let key = groupKey(entry.groupBy, event) {
-                entry.evidence?.append(group: key, level: observation.level, event: event)
-            }
-            if explain {
-                findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry, event),
-                                                 level: observation.level, limit: entry.limit)))
-            }
-            if let overflow = observation.overflow { raise(entry, overflow: overflow, event: event, into: &findings) }
+        index.advanceBaselines(to: time)
+        for rule in index.rules(for: event.action) {
+            // The engine's `active` keeps the rule alive: borrowed, not retained.
+            rule._withUnsafeGuaranteedRef { visit($0, event, at: time, into: &findings) }
         }
+    }
+
+    @inline(__always)
+    private func visit(_ entry: ActiveRule, _ event: Event, at time: Int64, into findings: inout [Finding]) {
+        guard entry.matches(event) else { return }
+        if case .anomaly(let baseline) = entry.counting {
+            let value = entry.distinctField.flatMap { $0.text(of: event) }
+            let (level, alert) = baseline.observe(value: value, at: time)
+            entry.matched += 1
+            entry.evidence?.append(group: "", level: level, event: event)
+            if explain { findings.append(.match(RuleMatch(rule: entry.rule.name, group: [], level: level, limit: entry.limit))) }
+            if let alert { raise(entry, anomaly: alert, at: now, into: &findings) }
+            return
+        }
+        guard let observation = observe(entry, event, at: time) else { return }
+        entry.matched += 1
+        if entry.evidence != nil, let key = groupKey(entry.groupBy, event) {
+            entry.evidence?.append(group: key, level: observation.level, event: event)
+        }
+        if explain {
+            findings.append(.match(RuleMatch(rule: entry.rule.name, group: groupValues(entry, event),
+                                             level: observation.level, limit: entry.limit)))
+        }
+        if let overflow = observation.overflow { raise(entry, overflow: overflow, event: event, into: &findings) }
     }
 
     private func raise(_ entry: ActiveRule, overflow: Overflow, event: Event, into findings: inout [Finding]) {
