@@ -21,7 +21,13 @@ public struct Event: Sendable, Hashable {
     /// `source.port`
     public var sourcePort: Int?
     /// `source.ip_hash`: keyed HMAC-SHA256 of the address, hex, key rotated daily.
-    public var sourceIPHash: String?
+    public var sourceIPHash: String? {
+        get { sourceIPHashValue?.description }
+        set { sourceIPHashValue = newValue.map(IPHashValue.init) }
+    }
+    /// `source.ip_hash` as held: the proxy's 32 hex digits packed into two words, so that
+    /// the many events that carry one make no heap string.
+    public var sourceIPHashValue: IPHashValue?
     /// `source.prefix`: the /24 (IPv4) or /48 (IPv6) the address belongs to, CIDR text.
     public var sourcePrefix: String?
     /// `session.id`: random per connection, links the events of one connection.
@@ -74,7 +80,7 @@ public struct Event: Sendable, Hashable {
         self.reason = reason
         self.sourceIP = sourceIP
         self.sourcePort = sourcePort
-        self.sourceIPHash = sourceIPHash
+        self.sourceIPHashValue = sourceIPHash.map(IPHashValue.init)
         self.sourcePrefix = sourcePrefix
         self.sessionID = sessionID
         self.instance = instance

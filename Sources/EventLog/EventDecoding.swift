@@ -409,7 +409,15 @@ private struct EventLineScanner {
             if kept.contains(.transport) { event.transport = transport }
         case .reason: event.reason = try scanString(field: field, keep: .reason)
         case .sourceIP: event.sourceIP = try scanString(field: field, keep: .sourceIP)
-        case .sourceIPHash: event.sourceIPHash = try scanString(field: field, keep: .sourceIPHash)
+        case .sourceIPHash:
+            // The proxy's 32 hex digits are packed straight from the line: no String.
+            if kept.contains(.sourceIPHash), let word = plainValue(), word.end - word.start == IPHasher.hashLength,
+               let value = IPHashValue(hexDigits: UnsafeBufferPointer(rebasing: bytes[word.start..<word.end])) {
+                index = word.end + 1
+                event.sourceIPHashValue = value
+                return
+            }
+            event.sourceIPHash = try scanString(field: field, keep: .sourceIPHash)
         case .sourcePrefix: event.sourcePrefix = try scanString(field: field, keep: .sourcePrefix)
         case .sessionID: event.sessionID = try scanString(field: field, keep: .sessionID)
         case .instance: event.instance = try scanString(field: field, keep: .instance)
@@ -447,7 +455,7 @@ private struct EventLineScanner {
         if event.reason != nil { event.reason = nil }
         if event.sourceIP != nil { event.sourceIP = nil }
         if event.sourcePort != nil { event.sourcePort = nil }
-        if event.sourceIPHash != nil { event.sourceIPHash = nil }
+        if event.sourceIPHashValue != nil { event.sourceIPHashValue = nil }
         if event.sourcePrefix != nil { event.sourcePrefix = nil }
         if event.sessionID != nil { event.sessionID = nil }
         if event.instance != nil { event.instance = nil }
@@ -469,7 +477,7 @@ private struct EventLineScanner {
         case .reason: event.reason = nil
         case .sourceIP: event.sourceIP = nil
         case .sourcePort: event.sourcePort = nil
-        case .sourceIPHash: event.sourceIPHash = nil
+        case .sourceIPHash: event.sourceIPHashValue = nil
         case .sourcePrefix: event.sourcePrefix = nil
         case .sessionID: event.sessionID = nil
         case .instance: event.instance = nil

@@ -120,7 +120,7 @@ private enum PlainLine {
         text += event.outcome?.rawValue.utf8.count ?? 0
         text += event.reason?.utf8.count ?? 0
         text += event.sourceIP?.utf8.count ?? 0
-        text += event.sourceIPHash?.utf8.count ?? 0
+        text += event.sourceIPHashValue?.count ?? 0
         text += event.sourcePrefix?.utf8.count ?? 0
         text += event.sessionID?.utf8.count ?? 0
         text += event.instance?.utf8.count ?? 0
@@ -152,7 +152,17 @@ private enum PlainLine {
             buffer.append(contentsOf: sourcePort)
             JSONText.appendDecimal(Int64(value), to: &buffer)
         }
-        if let value = event.sourceIPHash { text(sourceIPHash, value, to: &buffer) }
+        if let value = event.sourceIPHashValue {
+            buffer.append(contentsOf: sourceIPHash)
+            buffer.append(UInt8(ascii: "\""))
+            // Hex digits need no escaping; another producer's text does.
+            if value.packedWords != nil {
+                value.withUTF8 { buffer.append(contentsOf: $0) }
+            } else {
+                JSONText.appendEscaped(value.description, to: &buffer)
+            }
+            buffer.append(UInt8(ascii: "\""))
+        }
         if let value = event.sourcePrefix { text(sourcePrefix, value, to: &buffer) }
         if let value = event.sessionID { text(sessionID, value, to: &buffer) }
         if let value = event.instance { text(instance, value, to: &buffer) }

@@ -1,3 +1,5 @@
+import EventLog
+
 /// A group's value (or a `distinct` field's value) held in 32 bytes, compared and hashed
 /// as four words instead of as a `String`.
 ///
@@ -55,33 +57,6 @@ struct GroupKeys {
         numbers = numbers.filter { held.contains($0.value) }
     }
 
-    private static let lanes: UInt64 = 0x0101_0101_0101_0101
-
-    /// Bytes of `word` strictly between `low` and `high`, as their top bit (all bytes < 0x80).
-    @inline(__always)
-    private static func between(_ word: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
-        let seven = word & (lanes &* 0x7F)
-        return ((lanes &* (127 &+ high)) &- seven) & ~word & (seven &+ lanes &* (127 &- low)) & (lanes &* 0x80)
-    }
-
-    /// Sixteen lowercase hex digits (`first` then `second`, eight bytes each) as one
-    /// number, first digit highest; nil when one is not a lowercase hex digit. Eight
-    /// digits at a time, in the word's lanes.
-    @inline(__always)
-    private static func packedHex(_ first: UInt64, _ second: UInt64) -> UInt64? {
-        func digits(_ word: UInt64) -> UInt64? {
-            guard word & (lanes &* 0x80) == 0,
-                  between(word, 0x2F, 0x3A) | between(word, 0x60, 0x67) == lanes &* 0x80 else { return nil }
-            // '0'…'9' keep their low nibble; 'a'…'f' (bit 6 set) add nine to theirs.
-            let nibbles = (word & (lanes &* 0x0F)) &+ ((word >> 6) & lanes) &* 9
-            let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF
-            let quads = ((pairs << 8) | (pairs >> 16)) & 0x0000_FFFF_0000_FFFF
-            return ((quads << 16) | (quads >> 32)) & 0xFFFF_FFFF
-        }
-        guard let high = digits(first), let low = digits(second) else { return nil }
-        return high << 32 | low
-    }
-
     @inline(__always)
     private static func compactKey(_ bytes: UnsafeBufferPointer<UInt8>) -> GroupKey? {
         let count = bytes.count
@@ -89,7 +64,7 @@ struct GroupKeys {
         let raw = UnsafeRawPointer(base)
         // Whole words, and the tail as the last eight bytes shifted down: no byte loop
         // and no memcpy call for the addresses and prefixes that make most keys.
-        func word(_ offset: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
         func tail(_ wordEnd: Int) -> UInt64 { word(count - 8) >> UInt64((wordEnd - count) * 8) }
         var key = GroupKey()
         switch count {
@@ -104,7 +79,8 @@ struct GroupKeys {
         case ...GroupKey.inlineCapacity:
             (key.w0, key.w1, key.w2, key.w3) = (word(0), word(8), word(16), tail(32))
         case 32:
-            guard let high = packedHex(word(0), word(8)), let low = packedHex(word(16), word(24)) else { return nil }
+            guard let high = IPHashValue.packHexDigits(word(0), word(8)),
+                  let low = IPHashValue.packHexDigits(word(16), word(24)) else { return nil }
             return GroupKey(w0: high, w1: low, w3: GroupKey.packedHex << 56)
         default:
             return nil

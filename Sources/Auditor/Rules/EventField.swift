@@ -186,28 +186,34 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A field's value as `EventField.text(of:)` spells it, held without making a new
-/// `String`: the event's own text, or for a `source.prefix` derived from a dotted quad the
-/// address's first `cut` bytes followed by `0/24`. The engine's hot path reads it as bytes.
-struct FieldText {
-    let text: String
-    /// -1: `text` whole.
-    let cut: Int
+/// `String`: the event's own text, its packed `ip_hash`, or for a `source.prefix` derived
+/// from a dotted quad the address's first `cut` bytes followed by `0/24`. The engine's hot
+/// path reads it as bytes.
+enum FieldText {
+    case text(String)
+    case hash(IPHashValue)
+    case derivedPrefix(String, cut: Int)
 
-    init(_ text: String, cut: Int = -1) {
-        self.text = text
-        self.cut = cut
+    init(_ text: String) {
+        self = .text(text)
     }
 
-    /// Calls `body` with the value's UTF-8 bytes; a derived prefix is spelled on the stack.
+    /// Calls `body` with the value's UTF-8 bytes; a packed hash or a derived prefix is
+    /// spelled on the stack.
     @inline(__always)
     func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        guard cut >= 0 else { return Self.withUTF8(text, body) }
-        let cut = cut
-        return Self.withUTF8(text) { address in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: cut + 4) { buffer in
-                _ = buffer.initialize(from: address[..<cut])
-                _ = buffer[cut...].initialize(from: "0/24".utf8)
-                return body(UnsafeBufferPointer(buffer))
+        switch self {
+        case .text(let text):
+            return Self.withUTF8(text, body)
+        case .hash(let hash):
+            return hash.withUTF8(body)
+        case .derivedPrefix(let address, let cut):
+            return Self.withUTF8(address) { address in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: cut + 4) { buffer in
+                    _ = buffer.initialize(from: address[..<cut])
+                    _ = buffer[cut...].initialize(from: "0/24".utf8)
+                    return body(UnsafeBufferPointer(buffer))
+                }
             }
         }
     }
@@ -228,13 +234,15 @@ extension EventField {
         switch self {
         case .reason: return event.reason.map { FieldText($0) }
         case .sourceIP: return event.sourceIP.map { FieldText($0) }
-        case .sourceIPHash: return event.sourceIPHash.map { FieldText($0) }
-        case .sourceAddress: return (event.sourceIP ?? event.sourceIPHash).map { FieldText($0) }
+        case .sourceIPHash: return event.sourceIPHashValue.map { FieldText.hash($0) }
+        case .sourceAddress:
+            if let address = event.sourceIP { return FieldText(address) }
+            return event.sourceIPHashValue.map { FieldText.hash($0) }
         case .sourcePrefix:
             if let prefix = event.sourcePrefix { return FieldText(prefix) }
             guard let address = event.sourceIP else { return nil }
             if let cut = address.utf8.withContiguousStorageIfAvailable({ Self.ipv4PrefixLength($0) }) ?? Self.ipv4PrefixLength(address.utf8) {
-                return FieldText(address, cut: cut)
+                return FieldText.derivedPrefix(address, cut: cut)
             }
             return Self.prefix(of: address).map { FieldText($0) }
         default:
