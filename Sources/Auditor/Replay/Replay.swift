@@ -80,8 +80,12 @@ public final class Replay {
         func handle(_ event: Event, line: Int, from reader: EventFileReader) throws(AuditorError) {
             summary.events += 1
             engine.process(event, into: &findings)
-            guard !findings.isEmpty else { return }
-            // Emptied here rather than before every event: most events find nothing.
+            if !findings.isEmpty { try report(line: line, from: reader) }
+        }
+
+        /// What the event just processed found. Emptied here rather than before every
+        /// event: most events find nothing.
+        func report(line: Int, from reader: EventFileReader) throws(AuditorError) {
             defer { findings.removeAll(keepingCapacity: true) }
             let source = engine.explain ? "\(reader.path):\(line)" : nil
             for finding in findings {
@@ -107,7 +111,12 @@ public final class Replay {
             var event = Event(timestampMilliseconds: 0, action: "")
             while let found = try reader.next(into: &event) {
                 switch found {
-                case .event(let line): try handle(event, line: line, from: reader)
+                case .event(let line):
+                    // Processed in place: through a helper taking the event, each one was
+                    // copied (every field retained) and destroyed.
+                    summary.events += 1
+                    engine.process(event, into: &findings)
+                    if !findings.isEmpty { try report(line: line, from: reader) }
                 case .malformed(let error):
                     summary.malformed += 1
                     malformed(error)
