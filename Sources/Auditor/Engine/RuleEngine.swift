@@ -283,9 +283,14 @@ public final class RuleEngine {
         if time > now { now = time }
         if now >= nextSweep { sweep() }
         index.advanceBaselines(to: time)
-        for rule in index.rules(for: event.action) {
-            // The engine's `active` keeps the rule alive: borrowed, not retained.
-            rule._withUnsafeGuaranteedRef { visit($0, event, at: time, into: &findings) }
+        let rules = index.rules(for: event.action)
+        // The engine's `active` keeps each rule alive: borrowed, not retained. The event is
+        // reached through a pointer: a closure capturing it would copy it (every field
+        // retained) for each event.
+        withUnsafePointer(to: event) { event in
+            for rule in rules {
+                rule._withUnsafeGuaranteedRef { visit($0, event.pointee, at: time, into: &findings) }
+            }
         }
     }
 
