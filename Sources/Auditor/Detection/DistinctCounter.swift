@@ -10,8 +10,17 @@ final class DistinctCounter: Detector {
 
         mutating func add(_ value: GroupKey, _ time: Int64, count: Int, window: Int64) -> Observation {
             latest = max(latest, time)
-            if let index = values.firstIndex(of: value) {
-                lastSeen[index] = max(lastSeen[index], time)
+            // A plain loop over the keys' words: the generic `firstIndex(of:)` was a visible
+            // share of every failed handshake (distributed-scan-per-prefix).
+            var found = -1
+            values.withUnsafeBufferPointer { keys in
+                for index in keys.indices where keys[index] == value {
+                    found = index
+                    break
+                }
+            }
+            if found >= 0 {
+                lastSeen[found] = max(lastSeen[found], time)
             } else {
                 values.append(value)
                 lastSeen.append(time)

@@ -7,6 +7,12 @@ import EventLog
 /// are held inline with their length; 32 lowercase hex digits (an `ip_hash`) are packed
 /// into 16 bytes; longer texts are numbered by the `GroupKeys` that encoded them.
 struct GroupKey: Equatable {
+    @inline(__always)
+    static func == (lhs: GroupKey, rhs: GroupKey) -> Bool {
+        // Without branches: the four words differ or not.
+        ((lhs.w0 ^ rhs.w0) | (lhs.w1 ^ rhs.w1) | (lhs.w2 ^ rhs.w2) | (lhs.w3 ^ rhs.w3)) == 0
+    }
+
     var w0: UInt64 = 0
     var w1: UInt64 = 0
     var w2: UInt64 = 0

@@ -212,8 +212,9 @@ public final class RuleEngine {
     @exclusivity(unchecked) private var index: ActionIndex
     /// Set by `keepEvidence(samplesPerRule:)`.
     public private(set) var samplesPerRule: Int?
-    public private(set) var book: DecisionBook
-    public var explain: Bool
+    // Unchecked, as `index`: read or changed for every event or alert, never reentered.
+    @exclusivity(unchecked) public private(set) var book: DecisionBook
+    @exclusivity(unchecked) public var explain: Bool
     /// The latest event time seen.
     @exclusivity(unchecked) public private(set) var now: Int64 = .min
     @exclusivity(unchecked) private var nextSweep: Int64 = .min
