@@ -554,26 +554,26 @@ public enum JSONText {
         // every alert line carries timestamps, and byte-by-byte appends were most of it.
         var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &text) { out in
-            func digits(_ value: Int64, _ width: Int, at offset: Int) {
-                var rest = value
-                for position in stride(from: offset + width - 1, through: offset, by: -1) {
-                    out[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
-                    rest /= 10
-                }
+            @inline(__always) func two(_ value: Int64, at offset: Int) {
+                out[offset] = UInt8(truncatingIfNeeded: value / 10) &+ UInt8(ascii: "0")
+                out[offset + 1] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
             }
-            digits(year, 4, at: 0)
+            two(year / 100, at: 0)
+            two(year % 100, at: 2)
             out[4] = UInt8(ascii: "-")
-            digits(month, 2, at: 5)
+            two(month, at: 5)
             out[7] = UInt8(ascii: "-")
-            digits(day, 2, at: 8)
+            two(day, at: 8)
             out[10] = UInt8(ascii: "T")
-            digits(secondOfDay / 3600, 2, at: 11)
+            two(secondOfDay / 3600, at: 11)
             out[13] = UInt8(ascii: ":")
-            digits(secondOfDay / 60 % 60, 2, at: 14)
+            two(secondOfDay / 60 % 60, at: 14)
             out[16] = UInt8(ascii: ":")
-            digits(secondOfDay % 60, 2, at: 17)
+            two(secondOfDay % 60, at: 17)
             out[19] = UInt8(ascii: ".")
-            digits(millisecondOfDay % 1000, 3, at: 20)
+            let millisecond = millisecondOfDay % 1000
+            out[20] = UInt8(truncatingIfNeeded: millisecond / 100) &+ UInt8(ascii: "0")
+            two(millisecond % 100, at: 21)
             out[23] = UInt8(ascii: "Z")
             buffer.append(contentsOf: UnsafeBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self),
                                                           count: timestampLength))
