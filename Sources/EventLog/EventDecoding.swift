@@ -411,7 +411,7 @@ private struct EventLineScanner {
         case .sourceIP: event.sourceIP = try scanString(field: field, keep: .sourceIP)
         case .sourceIPHash:
             // The proxy's 32 hex digits are packed straight from the line: no String.
-            if kept.contains(.sourceIPHash), let word = plainValue(), word.end - word.start == IPHasher.hashLength,
+            if kept.contains(.sourceIPHash), let word = plainValue(), word.end - word.start == IPHashValue.digitCount,
                let value = IPHashValue(hexDigits: UnsafeBufferPointer(rebasing: bytes[word.start..<word.end])) {
                 index = word.end + 1
                 event.sourceIPHashValue = value

@@ -14,6 +14,10 @@ public struct IPHashValue: Sendable, Hashable, CustomStringConvertible {
 
     private let storage: Storage
 
+    /// Hex digits of a packed value (`IPHasher.hashLength`, spelled out so that this file
+    /// stands alone beside `Event.swift` where the fuzz package links only the schema).
+    public static let digitCount = 32
+
     public init(_ text: String) {
         if let packed = text.utf8.withContiguousStorageIfAvailable(Self.packed(_:)) ?? Self.packed(Array(text.utf8)) {
             storage = packed
@@ -59,14 +63,14 @@ public struct IPHashValue: Sendable, Hashable, CustomStringConvertible {
     public var count: Int {
         switch storage {
         case .text(let text): text.utf8.count
-        case .packed: IPHasher.hashLength
+        case .packed: Self.digitCount
         }
     }
 
     private static let lanes: UInt64 = 0x0101_0101_0101_0101
 
     private static func packed(_ bytes: UnsafeBufferPointer<UInt8>) -> Storage? {
-        guard bytes.count == IPHasher.hashLength, let base = bytes.baseAddress else { return nil }
+        guard bytes.count == Self.digitCount, let base = bytes.baseAddress else { return nil }
         let raw = UnsafeRawPointer(base)
         func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
         guard let high = packHexDigits(word(0), word(8)), let low = packHexDigits(word(16), word(24)) else { return nil }

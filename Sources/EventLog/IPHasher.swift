@@ -7,7 +7,7 @@ import Synchronization
 /// cannot be reversed by hashing the whole IPv4 space without the key.
 public final class IPHasher: Sendable {
     /// Hex characters of an `ip_hash` (the first 16 bytes of the HMAC).
-    public static let hashLength = 32
+    public static let hashLength = IPHashValue.digitCount
     private static let millisecondsPerDay: Int64 = 86_400_000
 
     /// Distinct addresses whose pseudonym is remembered for the day: each connection
