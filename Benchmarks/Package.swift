@@ -36,6 +36,11 @@ let package = Package(
         .executableTarget(name: "auditor-replay", dependencies: [
             .product(name: "Auditor", package: rootPackageIdentity),
         ]),
+        // Nanoseconds per line from file bytes to `Event`: EventFileReader, EventLineDecoder.
+        .executableTarget(name: "event-decode", dependencies: [
+            .product(name: "Auditor", package: rootPackageIdentity),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "BenchmarkPeersTests", dependencies: [
             "BenchmarkPeers",
             .product(name: "MTCrypto", package: rootPackageIdentity),
