@@ -33,6 +33,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMTLZ4", path: "Sources/CMTLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        // Our own C: the line decoder's SIMD string scan (header-only: SSE2, NEON or a byte loop).
+        .systemLibrary(name: "CMTLineScan", path: "Sources/CMTLineScan"),
 
         // Swift wrappers over libcrypto: AES-256-CTR, SHA-256, HMAC-SHA256, CSPRNG.
         .target(name: "MTCrypto", dependencies: ["CMTOpenSSL"]),
@@ -44,7 +46,7 @@ let package = Package(
 
         // The event schema shared by all three programs, its writer and reader.
         .target(name: "EventLog", dependencies: [
-            "MTCrypto",
+            "MTCrypto", "CMTLineScan",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

@@ -72,7 +72,9 @@ extension Event {
 /// line repeats.
 public struct EventLineDecoder: Sendable {
     public var fields: EventFieldSet
-    private var lastDate = TimestampDate()
+    var lastDate = TimestampDate()
+    /// The fast path's keys, and its predictions of the next key.
+    var keys = CleanKeys()
 
     public init(keeping fields: EventFieldSet = .all) {
         self.fields = fields
@@ -89,6 +91,17 @@ public struct EventLineDecoder: Sendable {
     public mutating func decode(
         _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0, into event: inout Event
     ) throws(EventDecodingError) {
+        // The lines mtproxy writes take the fast path; whatever it does not fully handle,
+        // valid or not, is read again from its start by the general scanner, which alone
+        // words the errors: both accept the same lines with the same events by construction.
+        if decodeClean(line, into: &event) { return }
+        try decodeInFull(line, lineNumber: lineNumber, into: &event)
+    }
+
+    /// The general scanner alone: any line, every error. `decode` without its fast path.
+    mutating func decodeInFull(
+        _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, into event: inout Event
+    ) throws(EventDecodingError) {
         var scanner = EventLineScanner(bytes: line, lineNumber: lineNumber)
         scanner.kept = fields
         scanner.lastDate = lastDate
@@ -98,7 +111,7 @@ public struct EventLineDecoder: Sendable {
 }
 
 /// The `YYYY-MM-DD` of a timestamp already checked, as its ten bytes, and its day number.
-private struct TimestampDate: Sendable {
+struct TimestampDate: Sendable {
     var head: UInt64 = 0
     var tail: UInt16 = 0
     var daysSinceEpoch: Int64 = 0
@@ -131,7 +144,7 @@ public struct EventFieldSet: OptionSet, Sendable, Hashable {
 }
 
 /// The keys the schema knows; everything else is skipped (or kept, for `labels.*`).
-private enum EventKey: CaseIterable {
+enum EventKey: Int, CaseIterable {
     case timestamp, action, outcome, reason, sourceIP, sourcePort, sourceIPHash, sourcePrefix
     case sessionID, instance, listener, transport, secretName, dc, bytesIn, bytesOut, duration
     case message, schemaVersion
@@ -239,11 +252,55 @@ private enum EventKey: CaseIterable {
     }
 
     static let labelPrefix: [UInt8] = Array("labels.".utf8)
+
+    /// The field that keeps this key's value (none for the timestamp, the action and the
+    /// schema version, which are always read).
+    var keptAs: EventFieldSet {
+        switch self {
+        case .timestamp, .action, .schemaVersion: []
+        case .outcome: .outcome
+        case .reason: .reason
+        case .sourceIP: .sourceIP
+        case .sourcePort: .sourcePort
+        case .sourceIPHash: .sourceIPHash
+        case .sourcePrefix: .sourcePrefix
+        case .sessionID: .sessionID
+        case .instance: .instance
+        case .listener: .listener
+        case .transport: .transport
+        case .secretName: .secretName
+        case .dc: .dc
+        case .bytesIn: .bytesIn
+        case .bytesOut: .bytesOut
+        case .duration: .duration
+        case .message: .message
+        }
+    }
+}
+
+extension Event {
+    /// Sets the string field named by `key`: the one place where both ways of decoding a
+    /// line (`EventLineDecoder.decodeClean` and `decodeInFull`) set a field's text.
+    mutating func setText(_ text: String?, for key: EventKey) {
+        switch key {
+        case .reason: reason = text
+        case .sourceIP: sourceIP = text
+        case .sourceIPHash: sourceIPHash = text
+        case .sourcePrefix: sourcePrefix = text
+        case .sessionID: sessionID = text
+        case .instance: instance = text
+        case .listener: listener = text
+        case .secretName: secretName = text
+        case .message: message = text
+        case .timestamp, .action, .outcome, .sourcePort, .transport, .dc, .bytesIn, .bytesOut, .duration, .schemaVersion:
+            preconditionFailure("\(key.name) is not a string field")
+        }
+    }
 }
 
 /// A single forward pass over the bytes of one line: no intermediate JSON tree, no
 /// Foundation, one `String` allocated per kept value. This is the auditor's hot path.
-private struct EventLineScanner {
+struct EventLineScanner {
     var bytes: UnsafeBufferPointer<UInt8>
     let lineNumber: Int
     var index = 0
@@ -407,8 +464,6 @@ private struct EventLineScanner {
                 throw failure(field.name, "\"\(Self.printable(text))\" is not one of classic, secure, faketls")
             }
             if kept.contains(.transport) { event.transport = transport }
-        case .reason: event.reason = try scanString(field: field, keep: .reason)
-        case .sourceIP: event.sourceIP = try scanString(field: field, keep: .sourceIP)
         case .sourceIPHash:
             // The proxy's 32 hex digits are packed straight from the line: no String.
             if kept.contains(.sourceIPHash), let word = plainValue(), word.end - word.start == IPHashValue.digitCount,
@@ -417,13 +472,9 @@ private struct EventLineScanner {
                 event.sourceIPHashValue = value
                 return
             }
-            event.sourceIPHash = try scanString(field: field, keep: .sourceIPHash)
-        case .sourcePrefix: event.sourcePrefix = try scanString(field: field, keep: .sourcePrefix)
-        case .sessionID: event.sessionID = try scanString(field: field, keep: .sessionID)
-        case .instance: event.instance = try scanString(field: field, keep: .instance)
-        case .listener: event.listener = try scanString(field: field, keep: .listener)
-        case .secretName: event.secretName = try scanString(field: field, keep: .secretName)
-        case .message: event.message = try scanString(field: field, keep: .message)
+            event.setText(try scanString(field: field, keep: .sourceIPHash), for: field)
+        case .reason, .sourceIP, .sourcePrefix, .sessionID, .instance, .listener, .secretName, .message:
+            event.setText(try scanString(field: field, keep: field.keptAs), for: field)
         case .sourcePort:
             let port = try scanInteger(field: field)
             guard (0...65535).contains(port) else { throw failure(field.name, "\(port) is not a port (0...65535)") }
@@ -450,7 +501,7 @@ private struct EventLineScanner {
     /// Empties the optional fields of `event` for the next line (timestamp and action are
     /// always replaced), writing only those that hold something: a reused event then costs
     /// no release and no copy for the many fields a line leaves out.
-    private static func empty(_ event: inout Event) {
+    static func empty(_ event: inout Event) {
         if event.outcome != nil { event.outcome = nil }
         if event.reason != nil { event.reason = nil }
         if event.sourceIP != nil { event.sourceIP = nil }
@@ -534,7 +585,7 @@ private struct EventLineScanner {
 
     /// The vocabulary's action named exactly by these bytes: the length and a byte or two
     /// pick the only candidate, as for keys.
-    private static func knownAction(_ name: UnsafePointer<UInt8>, count: Int) -> EventAction? {
+    static func knownAction(_ name: UnsafePointer<UInt8>, count: Int) -> EventAction? {
         let candidate: (name: StaticString, action: EventAction)
         switch count {
         case 13:
@@ -931,12 +982,15 @@ private struct EventLineScanner {
 
     // MARK: Timestamps
 
-    /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, to milliseconds since the epoch.
     private mutating func parseTimestamp(_ text: UnsafeBufferPointer<UInt8>) throws(EventDecodingError) -> Int64 {
-        let field = EventKey.timestamp.name
-        func bad() -> EventDecodingError {
-            failure(field, "\"\(Self.printable(String(decoding: text, as: UTF8.self)))\" is not an RFC 3339 timestamp (2026-01-31T12:00:00.000Z)")
-        }
+        if let milliseconds = Self.timestampMilliseconds(text, lastDate: &lastDate) { return milliseconds }
+        throw failure(EventKey.timestamp.name,
+                      "\"\(Self.printable(String(decoding: text, as: UTF8.self)))\" is not an RFC 3339 timestamp (2026-01-31T12:00:00.000Z)")
+    }
+
+    /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, to milliseconds since the epoch;
+    /// nil when `text` is not one. `lastDate` is the date of the last timestamp read.
+    static func timestampMilliseconds(_ text: UnsafeBufferPointer<UInt8>, lastDate: inout TimestampDate) -> Int64? {
         func digits(_ at: Int, _ count: Int) -> Int? {
             guard at + count <= text.count else { return nil }
             var value = 0
@@ -950,7 +1004,7 @@ private struct EventLineScanner {
         func byte(_ at: Int) -> UInt8? { at < text.count ? text[at] : nil }
         // Consecutive lines nearly always share the date: its ten bytes, once checked, are
         // compared rather than parsed again.
-        guard text.count >= 10, let base = text.baseAddress else { throw bad() }
+        guard text.count >= 10, let base = text.baseAddress else { return nil }
         let head = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self)
         let tail = UnsafeRawPointer(base + 8).loadUnaligned(as: UInt16.self)
         let days: Int64
@@ -959,15 +1013,16 @@ private struct EventLineScanner {
         } else {
             guard let year = digits(0, 4), byte(4) == UInt8(ascii: "-"), let month = digits(5, 2), byte(7) == UInt8(ascii: "-"),
                   let day = digits(8, 2), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
-            else { throw bad() }
+            else { return nil }
             days = Int64(Event.daysSinceEpoch(year: year, month: month, day: day))
             lastDate = TimestampDate(head: head, tail: tail, daysSinceEpoch: days, isSet: true)
         }
+        if text.count == 24, let time = millisecondsOfDay(base) { return days * 86_400_000 + time }
         guard let separator = byte(10),
               separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || separator == UInt8(ascii: " "),
               let hour = digits(11, 2), byte(13) == UInt8(ascii: ":"), let minute = digits(14, 2),
               byte(16) == UInt8(ascii: ":"), let second = digits(17, 2),
-              hour < 24, minute < 60, second <= 60 else { throw bad() }
+              hour < 24, minute < 60, second <= 60 else { return nil }
         var cursor = 19
         var milliseconds = 0
         if byte(cursor) == UInt8(ascii: ".") {
@@ -979,7 +1034,7 @@ private struct EventLineScanner {
                 scale /= 10
                 cursor += 1
             }
-            guard cursor > fractionStart, cursor - fractionStart <= 9 else { throw bad() }
+            guard cursor > fractionStart, cursor - fractionStart <= 9 else { return nil }
         }
         var offsetMinutes = 0
         switch byte(cursor) {
@@ -988,15 +1043,32 @@ private struct EventLineScanner {
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             let sign = byte(cursor) == UInt8(ascii: "-") ? -1 : 1
             guard let offsetHours = digits(cursor + 1, 2), byte(cursor + 3) == UInt8(ascii: ":"),
-                  let offsetMinute = digits(cursor + 4, 2), offsetHours < 24, offsetMinute < 60 else { throw bad() }
+                  let offsetMinute = digits(cursor + 4, 2), offsetHours < 24, offsetMinute < 60 else { return nil }
             offsetMinutes = sign * (offsetHours * 60 + offsetMinute)
             cursor += 6
         default:
-            throw bad()
+            return nil
         }
-        guard cursor == text.count else { throw bad() }
+        guard cursor == text.count else { return nil }
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         return seconds * 1000 + Int64(milliseconds)
+    }
+
+    /// `THH:MM:SS.mmmZ` at bytes 10..<24 of a timestamp, the form mtproxy writes, read at
+    /// fixed places in one pass: milliseconds since midnight, or nil for any other form.
+    @inline(__always)
+    private static func millisecondsOfDay(_ text: UnsafePointer<UInt8>) -> Int64? {
+        @inline(__always) func digit(_ at: Int) -> UInt32 { UInt32(text[at] &- UInt8(ascii: "0")) }
+        let h1 = digit(11), h2 = digit(12), m1 = digit(14), m2 = digit(15), s1 = digit(17), s2 = digit(18)
+        let f1 = digit(20), f2 = digit(21), f3 = digit(22)
+        // One test for nine digits: 6 more than a digit is below 16, 6 more than any other byte is not.
+        guard (h1 &+ 6) | (h2 &+ 6) | (m1 &+ 6) | (m2 &+ 6) | (s1 &+ 6) | (s2 &+ 6) | (f1 &+ 6) | (f2 &+ 6) | (f3 &+ 6) < 16,
+              text[10] == UInt8(ascii: "T") || text[10] == UInt8(ascii: "t") || text[10] == UInt8(ascii: " "),
+              text[13] == UInt8(ascii: ":"), text[16] == UInt8(ascii: ":"), text[19] == UInt8(ascii: "."),
+              text[23] == UInt8(ascii: "Z") || text[23] == UInt8(ascii: "z") else { return nil }
+        let hour = h1 * 10 + h2, minute = m1 * 10 + m2, second = s1 * 10 + s2
+        guard hour < 24, minute < 60, second <= 60 else { return nil }
+        return Int64(((hour * 60 + minute) * 60 + second) * 1000 + f1 * 100 + f2 * 10 + f3)
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
@@ -1014,7 +1086,7 @@ private struct EventLineScanner {
         while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
     }
 
-    private static func isWhitespace(_ byte: UInt8) -> Bool {
+    static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
@@ -1030,7 +1102,7 @@ private struct EventLineScanner {
 /// Whether `count` bytes at `lhs` and `rhs` are equal. For the 4 to 24 bytes of a key or an
 /// action name: two or three overlapping word loads instead of a loop.
 @inline(__always)
-private func sameBytes(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, count: Int) -> Bool {
+func sameBytes(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, count: Int) -> Bool {
     let left = UnsafeRawPointer(lhs), right = UnsafeRawPointer(rhs)
     switch count {
     case 4..<8:
