@@ -33,8 +33,10 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMTLZ4", path: "Sources/CMTLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
-        // Our own C: the line decoder's SIMD string scan (header-only: SSE2, NEON or a byte loop).
+        // Our own C: the line decoder's SIMD string scan (header-only: SSE2, NEON or a byte
+        // loop), and read-only file windows that a shrinking file cannot crash (SIGBUS).
         .systemLibrary(name: "CMTLineScan", path: "Sources/CMTLineScan"),
+        .target(name: "CMTMappedFile"),
 
         // Swift wrappers over libcrypto: AES-256-CTR, SHA-256, HMAC-SHA256, CSPRNG.
         .target(name: "MTCrypto", dependencies: ["CMTOpenSSL"]),
@@ -73,7 +75,7 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
         ]),
         .target(name: "Auditor", dependencies: [
-            "EventLog", "ConfigFile", "LoopbackHTTP",
+            "EventLog", "ConfigFile", "LoopbackHTTP", "CMTMappedFile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
             .product(name: "SQLiteNIO", package: "sqlite-nio"),
