@@ -1,5 +1,6 @@
 // swift-tools-version: 6.2
-// libFuzzer targets for the fake-TLS parsers, outside the main package and outside CI.
+// libFuzzer targets for the fake-TLS parsers and the event line decoder, outside the main
+// package and outside CI.
 // Sources are symlinks into ../Sources, so the fuzzed code is the shipped code. See README.md.
 import PackageDescription
 
@@ -13,7 +14,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CMTOpenSSL", path: "Sources/CMTOpenSSL", pkgConfig: "libcrypto"),
         .target(name: "MTCrypto", dependencies: ["CMTOpenSSL"]),
-        .target(name: "EventLog"),
+        .systemLibrary(name: "CMTLineScan", path: "Sources/CMTLineScan"),
+        // Testable, for the line decoder's two paths; instrumented, as `Proxy` is (below).
+        .target(name: "EventLog", dependencies: ["CMTLineScan"], swiftSettings: [
+            .unsafeFlags(["-enable-testing", "-sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table"]),
+        ]),
         .target(name: "Proxy", dependencies: [
             "MTCrypto", "EventLog",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -23,6 +28,10 @@ let package = Package(
         .executableTarget(
             name: "FakeTLSFuzz",
             dependencies: ["Proxy", "MTCrypto", "CFuzzerDriver", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "EventLineFuzz",
+            dependencies: ["EventLog", "CFuzzerDriver"],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+../../../Sources/EventLog/EventLineDecoder+CleanLines.swift
