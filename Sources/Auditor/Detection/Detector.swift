@@ -24,10 +24,13 @@ public struct Overflow: Sendable, Hashable {
 /// replay and live detection agree and tests need no clock. Detectors are classes to
 /// mutate their group tables in place; each one is confined to the engine that owns it.
 protocol Detector: AnyObject {
-    /// Counts one matching event of the group whose text is the UTF-8 `group`; `value` is
-    /// the `distinct` field's value. Bytes, as the engine reads them off the event: a
-    /// short value becomes a `GroupKey` without a `String` ever being made.
-    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation
+    /// The key of a group's (or a `distinct` value's) UTF-8 text; long texts are numbered
+    /// by this detector, so a key is only meaningful to it.
+    func key(for text: UnsafeBufferPointer<UInt8>) -> GroupKey
+    /// Counts one matching event of the group keyed `group`; `value` is the key of the
+    /// `distinct` field's value. Keys, as the engine makes them from the event's bytes (or
+    /// straight from a packed `ip_hash`): no `String` is made for counting an event.
+    func observe(group: GroupKey, value: GroupKey?, at time: Int64) -> Observation
     /// Drops groups with nothing left in their window as of `now`.
     func forgetIdle(now: Int64)
     var groupCount: Int { get }
@@ -37,9 +40,8 @@ extension Detector {
     /// `observe(group:value:at:)` with texts.
     func observe(group: String, value: String?, at time: Int64) -> Observation {
         var group = group
-        return group.withUTF8 { group in
-            guard var value else { return observe(group: group, value: nil, at: time) }
-            return value.withUTF8 { observe(group: group, value: $0, at: time) }
-        }
+        let groupKey = group.withUTF8 { key(for: $0) }
+        guard var value else { return observe(group: groupKey, value: nil, at: time) }
+        return observe(group: groupKey, value: value.withUTF8 { key(for: $0) }, at: time)
     }
 }

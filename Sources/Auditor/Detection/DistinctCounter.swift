@@ -64,16 +64,19 @@ final class DistinctCounter: Detector {
         self.window = windowMilliseconds
     }
 
-    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
+    func key(for text: UnsafeBufferPointer<UInt8>) -> GroupKey {
+        groups.keys.key(for: text)
+    }
+
+    func observe(group: GroupKey, value: GroupKey?, at time: Int64) -> Observation {
         guard let value else { return Observation(level: 0) }
         let (count, window) = (self.count, self.window)
         return Self.observe(group, value, at: time, count: count, window: window, in: &groups)
     }
 
-    private static func observe(_ group: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, at time: Int64, count: Int, window: Int64,
+    private static func observe(_ group: GroupKey, _ value: GroupKey, at time: Int64, count: Int, window: Int64,
                                 in groups: inout Groups) -> Observation {
-        let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
-        let value = groups.keys.key(for: value)
+        let position = groups.table.insert(group, fresh: Group())
         return groups.table[position].add(value, time, count: count, window: window)
     }
 

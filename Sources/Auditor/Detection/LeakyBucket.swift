@@ -44,13 +44,17 @@ final class LeakyBucket: Detector {
         self.leak = leakMilliseconds
     }
 
-    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
+    func key(for text: UnsafeBufferPointer<UInt8>) -> GroupKey {
+        groups.keys.key(for: text)
+    }
+
+    func observe(group: GroupKey, value: GroupKey?, at time: Int64) -> Observation {
         let (capacity, leak) = (self.capacity, self.leak)
         return Self.observe(group, at: time, capacity: capacity, leak: leak, in: &groups)
     }
 
-    private static func observe(_ group: UnsafeBufferPointer<UInt8>, at time: Int64, capacity: Int, leak: Int64, in groups: inout Groups) -> Observation {
-        let position = groups.table.insert(groups.keys.key(for: group), fresh: Group())
+    private static func observe(_ group: GroupKey, at time: Int64, capacity: Int, leak: Int64, in groups: inout Groups) -> Observation {
+        let position = groups.table.insert(group, fresh: Group())
         return groups.table[position].add(time, capacity: capacity, leak: leak)
     }
 

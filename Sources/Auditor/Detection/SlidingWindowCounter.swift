@@ -28,8 +28,8 @@ final class SlidingWindowCounter: Detector {
         var table = GroupTable<Group>()
         var pools: [RingPool] = []
 
-        mutating func observe(_ group: UnsafeBufferPointer<UInt8>, at time: Int64) -> Observation {
-            let position = table.insert(keys.key(for: group), fresh: Group())
+        mutating func observe(_ group: GroupKey, at time: Int64) -> Observation {
+            let position = table.insert(group, fresh: Group())
             var state = table[position]
             let observation = add(time, to: &state)
             table[position] = state
@@ -136,7 +136,11 @@ final class SlidingWindowCounter: Detector {
         self.groups = Groups(count: count, window: windowMilliseconds)
     }
 
-    func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
+    func key(for text: UnsafeBufferPointer<UInt8>) -> GroupKey {
+        groups.keys.key(for: text)
+    }
+
+    func observe(group: GroupKey, value: GroupKey?, at time: Int64) -> Observation {
         groups.observe(group, at: time)
     }
 

@@ -16,8 +16,26 @@ public final class RuleEngine {
         case trigger
         case anomaly(RateBaseline)
 
+        /// The detector's key for a field's value: a packed `ip_hash` becomes a key as it
+        /// is, other values through their bytes.
         @inline(__always)
-        func observe(group: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?, at time: Int64) -> Observation {
+        func key(for text: FieldText) -> GroupKey {
+            if case .hash(let hash) = text, let (high, low) = hash.packedWords {
+                return GroupKey(w0: high, w1: low, w3: GroupKey.packedHex << 56)
+            }
+            return text.withBytes { bytes in
+                switch self {
+                case .threshold(let counter): counter.key(for: bytes)
+                case .leaky(let bucket): bucket.key(for: bytes)
+                case .distinct(let counter): counter.key(for: bytes)
+                // Only whether the group exists matters to these.
+                case .trigger, .anomaly: GroupKey()
+                }
+            }
+        }
+
+        @inline(__always)
+        func observe(group: GroupKey, value: GroupKey?, at time: Int64) -> Observation {
             switch self {
             case .threshold(let counter): counter.observe(group: group, value: value, at: time)
             case .leaky(let bucket): bucket.observe(group: group, value: value, at: time)
@@ -429,11 +447,12 @@ public final class RuleEngine {
             guard let text = groupKey(entry.groupBy, event) else { return nil }
             group = FieldText(text)
         }
-        guard let distinctField = entry.distinctField else {
-            return group.withBytes { counting.observe(group: $0, value: nil, at: time) }
+        var value: GroupKey?
+        if let distinctField = entry.distinctField {
+            guard let text = distinctField.fieldText(of: event) else { return nil }
+            value = counting.key(for: text)
         }
-        guard let value = distinctField.fieldText(of: event) else { return nil }
-        return group.withBytes { group in value.withBytes { counting.observe(group: group, value: $0, at: time) } }
+        return counting.observe(group: counting.key(for: group), value: value, at: time)
     }
 
     private func groupKey(_ fields: [EventField], _ event: Event) -> String? {
