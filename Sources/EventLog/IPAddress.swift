@@ -208,6 +208,31 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         self.length = length
     }
 
+    /// As `init?(_:)` for any text, on a `String`'s bytes: every ban of a network checks
+    /// its value this way, and the generic form is not specialised across modules.
+    public init?(_ text: String) {
+        let utf8 = text.utf8
+        guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")) else {
+            guard let address = IPAddress(text) else { return nil }
+            self.network = address
+            self.length = address.bitWidth
+            return
+        }
+        guard let address = IPAddress(String(text[..<slash])) else { return nil }
+        var length = 0
+        var digits = 0
+        for byte in utf8[utf8.index(after: slash)...] {
+            guard byte &- UInt8(ascii: "0") < 10 else { return nil }
+            let (scaled, overflow) = length.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            length = scaled + Int(byte &- UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0, length <= address.bitWidth, address.masked(to: length) == address else { return nil }
+        self.network = address
+        self.length = length
+    }
+
     /// Accepts `a.b.c.d/n`, `v6/n`, or a bare address (a /32 or /128). Host bits set
     /// below the prefix are rejected, as a typo would otherwise block the wrong network.
     public init?(_ text: some StringProtocol) {

@@ -48,4 +48,21 @@ import Testing
             #expect(cidr?.contains(address) == true)
         }
     }
+
+    /// A `String` is read by its bytes, anything else through the generic form: both
+    /// accept and reject the same texts, and read them alike.
+    @Test func stringsAndOtherTextAgree() {
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["203.0.113.7", "198.51.100.0", "1.2.3", "256.0.0.0", "01.2.3.4", "::1", "2001:db8::", "2001:db8:1::",
+                      "::ffff:192.0.2.0", "g::1", "", "/", "//", "/24", "/0", "/32", "/33", "/128", "/129", "/024", "/2x",
+                      "/-1", "/ 24", "/+24", "/99999999999999999999999", "/\u{301}24", "\u{301}", " ", "\u{FF10}"]
+        var texts: [String] = []
+        for _ in 0..<5_000 {
+            texts.append((0..<Int.random(in: 1...3, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined())
+        }
+        for text in texts {
+            #expect(IPAddress(text) == IPAddress(Substring(text)), "\(text)")
+            #expect(CIDR(text) == CIDR(Substring(text)), "\(text)")
+        }
+    }
 }

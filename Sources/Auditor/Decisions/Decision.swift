@@ -16,7 +16,8 @@ public struct Decision: Sendable, Hashable {
             // NSString's search, the cost of every decision.
             // An ip_hash is checked first: 32 hex digits are never an address, and it is
             // the cheaper test (a failed IPv6 parse is not cheap).
-            if text.utf8.contains(UInt8(ascii: "/")) {
+            let slash = UInt8(ascii: "/")
+            if text.utf8.withContiguousStorageIfAvailable({ $0.contains(slash) }) ?? text.utf8.contains(slash) {
                 guard CIDR(text) != nil else { return nil }
                 self = .cidr
             } else if IPHasher.isHashText(text) {

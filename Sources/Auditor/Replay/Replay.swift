@@ -38,11 +38,11 @@ public final class Replay {
                     malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(Self.blockSize + 4096)
-        var alertLines = AlertLines()
+        var findingLines = FindingLines()
         // Also when reading fails part way: what was found until then is written.
         defer { if !buffer.isEmpty { write(&buffer) } }
         return try run(paths: paths, emit: { finding, source in
-            alertLines.append(finding, source: source, to: &buffer)
+            findingLines.append(finding, source: source, to: &buffer)
             buffer.append(0x0A)
             if buffer.count >= Self.blockSize { write(&buffer) }
         }, malformed: { error in

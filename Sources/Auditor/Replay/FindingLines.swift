@@ -1,11 +1,12 @@
 import EventLog
 
-/// Writes alert lines as `Finding.appendJSONLine` does, with the parts that are the same
-/// for every alert of a rule (its name, kind, group field names and message) quoted once
-/// and kept: a replay writes hundreds of thousands of alerts of a few rules, and quoting
-/// those texts again for each was most of an alert line's cost. An anomaly's alert, and
-/// any alert of a shape not seen before when the cache is full, takes the general path.
-struct AlertLines {
+/// Writes alert and decision lines as `Finding.appendJSONLine` does, with the parts that
+/// are the same for every finding of a rule (its name, kind, group field names, message,
+/// and a ban's duration) quoted once and kept: a replay writes hundreds of thousands of
+/// alerts and decisions of a few rules, and quoting those texts again for each was most
+/// of a line's cost. An anomaly's alert, a match, and any finding of a shape not seen
+/// before when the cache is full, takes the general path.
+struct FindingLines {
     private struct Parts {
         let rule: String
         let kind: String
@@ -27,16 +28,35 @@ struct AlertLines {
         }
     }
 
+    /// A decision's constant parts: its rule's name and its duration.
+    private struct DecisionParts {
+        let rule: String
+        let duration: Int64
+        /// `,"rule":"…"`
+        let ruleText: [UInt8]
+        /// `,"duration":"…"`
+        let durationText: [UInt8]
+    }
+
     private var known: [Parts] = []
+    private var decisions: [DecisionParts] = []
     /// Rules and shapes held: a replay has a few rules; the bound keeps memory fixed.
     static let capacity = 64
 
     /// Appends the line of `finding` (no newline) to `buffer`.
     mutating func append(_ finding: Finding, source: String?, to buffer: inout [UInt8]) {
-        guard case .alert(let alert) = finding, alert.anomaly == nil, let parts = parts(for: alert) else {
-            finding.appendJSONLine(source: source, to: &buffer)
-            return
+        switch finding {
+        case .alert(let alert) where alert.anomaly == nil:
+            if let parts = parts(for: alert) { return append(alert, parts, to: &buffer) }
+        case .decision(let decision):
+            if let parts = parts(for: decision) { return append(decision, parts, to: &buffer) }
+        default:
+            break
         }
+        finding.appendJSONLine(source: source, to: &buffer)
+    }
+
+    private func append(_ alert: Alert, _ parts: Parts, to buffer: inout [UInt8]) {
         Self.append("{\"type\":\"alert\",\"time\":", to: &buffer)
         Self.appendTime(alert.time, to: &buffer)
         buffer.append(contentsOf: parts.head)
@@ -58,6 +78,45 @@ struct AlertLines {
             Self.appendTime(overflow.last, to: &buffer)
         }
         buffer.append(contentsOf: parts.tail)
+    }
+
+    private func append(_ decision: Decision, _ parts: DecisionParts, to buffer: inout [UInt8]) {
+        Self.append("{\"type\":\"decision\",\"value\":", to: &buffer)
+        JSONText.appendQuoted(decision.value, to: &buffer)
+        Self.append(",\"scope\":", to: &buffer)
+        JSONText.appendQuoted(decision.scope.rawValue, to: &buffer)
+        buffer.append(contentsOf: parts.ruleText)
+        Self.append(",\"reason\":", to: &buffer)
+        JSONText.appendQuoted(decision.reason, to: &buffer)
+        Self.append(",\"created\":", to: &buffer)
+        Self.appendTime(decision.created, to: &buffer)
+        Self.append(",\"until\":", to: &buffer)
+        Self.appendTime(decision.until, to: &buffer)
+        buffer.append(contentsOf: parts.durationText)
+        Self.append(",\"repeat\":", to: &buffer)
+        JSONLine.appendDecimal(decision.repeatCount, to: &buffer)
+        Self.append(",\"origin\":", to: &buffer)
+        JSONText.appendQuoted(decision.origin.rawValue, to: &buffer)
+        if decision.simulated {
+            Self.append(",\"simulated\":true}", to: &buffer)
+        } else {
+            Self.append(",\"simulated\":false}", to: &buffer)
+        }
+    }
+
+    private mutating func parts(for decision: Decision) -> DecisionParts? {
+        let duration = decision.until - decision.created
+        for parts in decisions where parts.duration == duration && parts.rule == decision.rule { return parts }
+        guard decisions.count < Self.capacity else { return nil }
+        var ruleText: [UInt8] = []
+        Self.append(",\"rule\":", to: &ruleText)
+        JSONText.appendQuoted(decision.rule, to: &ruleText)
+        var durationText: [UInt8] = []
+        Self.append(",\"duration\":", to: &durationText)
+        JSONText.appendQuoted(RuleEngine.format(duration), to: &durationText)
+        let parts = DecisionParts(rule: decision.rule, duration: duration, ruleText: ruleText, durationText: durationText)
+        decisions.append(parts)
+        return parts
     }
 
     private mutating func parts(for alert: Alert) -> Parts? {

@@ -2,9 +2,10 @@
 import EventLog
 import Testing
 
-/// Replay's alert lines, written with each rule's constant parts quoted once, are the very
-/// bytes `Finding.appendJSONLine` writes, for any rule name, kind, group and message.
-@Suite struct AlertLinesTests {
+/// Replay's alert and decision lines, written with each rule's constant parts quoted once,
+/// are the very bytes `Finding.appendJSONLine` writes, for any rule name, kind, group,
+/// message, value, reason and duration.
+@Suite struct FindingLinesTests {
     @Test(arguments: [1, 2, 3] as [UInt64])
     func alertLinesAreTheGeneralEncodersBytes(seed: UInt64) {
         var random = GroupTableTests.Stream(state: seed)
@@ -16,7 +17,7 @@ import Testing
         // A few rules, so the cache is both filled and hit; more shapes than it holds.
         let rules = (0..<12).map { _ in (pick(texts), pick(["threshold", "trigger", "distinct", "leaky"]), pick(texts),
                                          (0..<Int(random.next() % 3)).map { _ in pick(fields) }) }
-        var lines = AlertLines()
+        var lines = FindingLines()
         for _ in 0..<3_000 {
             let (rule, kind, message, groupFields) = pick(rules)
             let group = groupFields.map { GroupValue(field: $0, value: pick(values)) }
@@ -34,14 +35,26 @@ import Testing
             lines.append(finding, source: nil, to: &written)
             #expect(written == expected, "\(String(decoding: expected, as: UTF8.self))")
         }
-        // Decisions and matches go through the general encoder.
-        let decision = Decision(value: "203.0.113.7", scope: .ip, rule: "r", reason: "x", created: 0, until: 60_000, repeatCount: 1)
-        for finding in [Finding.decision(decision), .match(RuleMatch(rule: "r", group: [], level: 1, limit: "any"))] {
-            var expected: [UInt8] = []
-            finding.appendJSONLine(source: "f:1", to: &expected)
-            var written: [UInt8] = []
-            lines.append(finding, source: "f:1", to: &written)
-            #expect(written == expected)
+        let scopes: [Decision.Scope] = [.ip, .cidr, .ipHash]
+        let durations: [Int64] = [0, 1, 999, 60_000, 3_600_000, 86_400_000 * 7 + 1_234, 30 * 86_400_000]
+        for _ in 0..<3_000 {
+            let (rule, _, reason, _) = pick(rules)
+            let created = Int64(random.next() % 4_000_000_000_000)
+            let decision = Decision(value: pick(values), scope: pick(scopes), rule: rule, reason: reason, created: created,
+                                    until: created + pick(durations), repeatCount: Int(random.next() % 9),
+                                    origin: random.next() % 2 == 0 ? .rule : .manual, simulated: random.next() % 2 == 0)
+            var expected: [UInt8] = [3]
+            Finding.decision(decision).appendJSONLine(to: &expected)
+            var written: [UInt8] = [3]
+            lines.append(.decision(decision), source: nil, to: &written)
+            #expect(written == expected, "\(String(decoding: expected, as: UTF8.self))")
         }
+        // Matches go through the general encoder.
+        let match = Finding.match(RuleMatch(rule: "r", group: [GroupValue(field: "source.ip", value: "x")], level: 1, limit: "any"))
+        var expected: [UInt8] = []
+        match.appendJSONLine(source: "f:1", to: &expected)
+        var written: [UInt8] = []
+        lines.append(match, source: "f:1", to: &written)
+        #expect(written == expected)
     }
 }
