@@ -186,4 +186,30 @@ import Testing
             }
         }
     }
+
+    /// `equals` and `one of` on text fields match exactly as `String` equality does, also
+    /// where the engine compares ASCII values as keys: a decomposed or compatibility form
+    /// (the Kelvin sign is canonically K) still matches, and near misses do not.
+    @Test func textConditionsMatchAsStringEquality() throws {
+        let reasons = ["K", "k", "\u{212A}", "bad_secret", "bad_secreT", "bad_secret ", "", "caf\u{e9}", "cafe\u{301}",
+                       "replay", "a-very-long-reason-that-is-more-than-thirty-one-bytes", "00112233445566778899aabbccddeeff"]
+        let lists: [[String]] = [["K"], ["bad_secret", "replay"], ["caf\u{e9}"], ["cafe\u{301}", "k"],
+                                 ["a-very-long-reason-that-is-more-than-thirty-one-bytes"], ["00112233445566778899aabbccddeeff"], [""]]
+        for list in lists {
+            let values = list.map { "\"\($0.unicodeScalars.map { $0.isASCII ? String($0) : "\\u\(hex4($0.value))" }.joined())\"" }
+            let yaml = "name: t\nkind: trigger\nmatch: { event.action: handshake.failed, event.reason: [\(values.joined(separator: ", "))] }\ngroup_by: [source.ip]\n"
+            let engine = RuleEngine(rules: [try Rule.parse(yaml: yaml, file: "t.yaml")])
+            for (index, reason) in reasons.enumerated() {
+                var findings: [Finding] = []
+                engine.process(.at(Double(index), .handshakeFailed, ip: "203.0.113.1", reason: reason), into: &findings)
+                #expect(!findings.isEmpty == list.contains(reason), "\(reason.unicodeScalars.map(\.value)) in \(list)")
+            }
+        }
+    }
+}
+
+/// Four hex digits of a BMP scalar, for a YAML `\u` escape.
+private func hex4(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }
