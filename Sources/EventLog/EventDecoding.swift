@@ -72,12 +72,38 @@ extension Event {
 /// line repeats.
 public struct EventLineDecoder: Sendable {
     public var fields: EventFieldSet
+    /// Fewer fields to keep for the lines of some actions (those of the vocabulary): a
+    /// reader whose rules read, say, nothing of a `session.closed` line sets it so, and
+    /// the fast path then makes no `String` for that line's values. Lines the fast path
+    /// does not take, and fields that come before `event.action`, keep `fields`.
+    public var fieldsByAction: [EventAction: EventFieldSet] = [:] {
+        didSet { actionFields = fieldsByAction.map { ActionFields(action: $0.key, fields: $0.value) } }
+    }
+    /// `fieldsByAction`, searched by the action string's storage: the decoder gives the
+    /// vocabulary's constants, so the same two words come again for each action.
+    private var actionFields: [ActionFields] = []
     var lastDate = TimestampDate()
     /// The fast path's keys, and its predictions of the next key.
     var keys = CleanKeys()
 
     public init(keeping fields: EventFieldSet = .all) {
         self.fields = fields
+    }
+
+    private struct ActionFields: Sendable {
+        let action: EventAction
+        let fields: EventFieldSet
+    }
+
+    /// The fields to keep for the rest of a line of `action`.
+    @inline(__always)
+    func fields(for action: EventAction) -> EventFieldSet {
+        let bits = unsafeBitCast(action.rawValue, to: (UInt64, UInt64).self)
+        for entry in actionFields {
+            let known = unsafeBitCast(entry.action.rawValue, to: (UInt64, UInt64).self)
+            if known.0 == bits.0 && known.1 == bits.1 { return entry.fields.intersection(fields) }
+        }
+        return fields
     }
 
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) -> Event {

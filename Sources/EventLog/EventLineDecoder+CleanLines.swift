@@ -14,6 +14,7 @@ extension EventLineDecoder {
         guard end >= 2, end <= Event.maximumLineBytes, base[0] == UInt8(ascii: "{"), base[end - 1] == UInt8(ascii: "}")
         else { return false }
         EventLineScanner.empty(&event)
+        var kept = fields
         var seen: UInt32 = 0
         var position = 1
         var previous = CleanKeys.lineStart
@@ -39,7 +40,7 @@ extension EventLineDecoder {
             if name.kind == .integer {
                 guard let value = Self.cleanInteger(base, at: &position, end: end), value >= name.minimum, value <= name.maximum
                 else { return false }
-                if fields.rawValue & name.field.rawValue != 0 { Self.store(value, as: name.key, into: &event) }
+                if kept.rawValue & name.field.rawValue != 0 { Self.store(value, as: name.key, into: &event) }
             } else {
                 guard base[position] == UInt8(ascii: "\"") else { return false }
                 let valueStart = position + 1
@@ -53,7 +54,8 @@ extension EventLineDecoder {
                         event.action = EventLineScanner.knownAction(base + valueStart, count: count)
                             ?? EventAction(rawValue: String(decoding: UnsafeBufferPointer(start: base + valueStart, count: count), as: UTF8.self))
                         shape = CleanKeys.shape(ofAction: base + valueStart, count: count)
-                    } else if fields.rawValue & name.field.rawValue != 0 {
+                        kept = fields(for: event.action)
+                    } else if kept.rawValue & name.field.rawValue != 0 {
                         let text = UnsafeBufferPointer(start: base + valueStart, count: count)
                         // The proxy's 32 hex digits packed from the line, as `decodeInFull` packs them.
                         if name.key == .sourceIPHash, let value = IPHashValue(hexDigits: text) {
@@ -71,11 +73,11 @@ extension EventLineDecoder {
                     position = valueEnd + 1
                 case .outcome:
                     guard let (outcome, count) = Self.outcome(base + valueStart, before: end - valueStart) else { return false }
-                    if fields.contains(.outcome) { event.outcome = outcome }
+                    if kept.contains(.outcome) { event.outcome = outcome }
                     position = valueStart + count + 1
                 case .transport:
                     guard let (transport, count) = Self.transport(base + valueStart, before: end - valueStart) else { return false }
-                    if fields.contains(.transport) { event.transport = transport }
+                    if kept.contains(.transport) { event.transport = transport }
                     position = valueStart + count + 1
                 case .integer:
                     return false

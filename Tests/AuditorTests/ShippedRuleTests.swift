@@ -35,4 +35,18 @@ import Testing
         #expect(result.summary.events >= 5)
         #expect(result.summary.alerts == 0, "\(result.lines.first ?? "")")
     }
+
+    /// Replay keeps, for each action's lines, only the fields of the rules that can match
+    /// that action: none for lines no shipped rule counts, the address fields for failures.
+    @Test func fieldsNeededByActionAreThoseOfTheRulesThatMatchIt() {
+        let engine = RuleEngine(rules: Self.rules)
+        let byAction = engine.neededFieldsByAction
+        #expect(byAction[.sessionClosed] == [])
+        #expect(byAction[.handshakeSucceeded] == [])
+        #expect(byAction[.connectionAccepted] == [.sourceIP, .sourceIPHash])
+        #expect(byAction[.handshakeFailed] == [.reason, .sourceIP, .sourcePrefix])
+        for fields in byAction.values { #expect(engine.neededFields.isSuperset(of: fields)) }
+        engine.keepEvidence()
+        #expect(engine.neededFieldsByAction.isEmpty, "reports show whole events")
+    }
 }

@@ -212,4 +212,31 @@ import Testing
             }
         }
     }
+
+    /// Fewer fields for the lines of some actions: a line of such an action keeps only
+    /// those (and what the decoder keeps at all), other lines keep `fields`; the line is
+    /// checked in full either way.
+    @Test func fieldsByActionKeepsFewerFieldsForThoseActions() throws {
+        var decoder = EventLineDecoder(keeping: [.reason, .sourceIP, .sourceIPHash, .sourcePrefix])
+        decoder.fieldsByAction = [.sessionClosed: [], .connectionAccepted: [.sourceIPHash, .outcome]]
+        func decode(_ text: String) throws -> Event {
+            var line = Array(text.utf8)
+            return try line.withUnsafeMutableBufferPointer { bytes throws(EventDecodingError) in
+                try decoder.decode(UnsafeBufferPointer(bytes))
+            }
+        }
+        let hash = "00112233445566778899aabbccddeeff"
+        let closed = try decode(#"{"@timestamp":"2026-06-01T00:00:00.014Z","event.action":"session.closed","source.ip_hash":"\#(hash)","source.prefix":"100.66.241.0/24","event.reason":"client_closed","schema.version":1}"#)
+        #expect(closed.action == .sessionClosed && closed.sourceIPHash == nil && closed.sourcePrefix == nil && closed.reason == nil)
+        #expect(closed.timestampMilliseconds == 1_780_272_000_014)
+        let accepted = try decode(#"{"@timestamp":"2026-06-01T00:00:00.014Z","event.action":"connection.accepted","event.outcome":"success","source.ip_hash":"\#(hash)","source.prefix":"100.66.241.0/24","schema.version":1}"#)
+        #expect(accepted.sourceIPHash == hash && accepted.sourcePrefix == nil, "only what both sets hold")
+        #expect(accepted.outcome == nil, "not kept by the decoder at all")
+        let failed = try decode(#"{"@timestamp":"2026-06-01T00:00:00.014Z","event.action":"handshake.failed","event.reason":"bad_secret","source.ip":"203.0.113.7","source.prefix":"203.0.113.0/24","schema.version":1}"#)
+        #expect(failed.reason == "bad_secret" && failed.sourceIP == "203.0.113.7" && failed.sourcePrefix == "203.0.113.0/24")
+        // Still checked in full: a bad value of a field not kept is an error.
+        #expect(throws: EventDecodingError.self) {
+            try decode(#"{"@timestamp":"2026-06-01T00:00:00.014Z","event.action":"session.closed","source.port":70000,"schema.version":1}"#)
+        }
+    }
 }

@@ -116,6 +116,16 @@ public final class RuleEngine {
             }
         }
 
+        /// The event fields the rule reads: to match, group, count distinct values and ban.
+        var readFields: EventFieldSet {
+            var fields: EventFieldSet = []
+            for condition in rule.conditions { fields.formUnion(condition.field.decoded) }
+            for field in rule.groupBy { fields.formUnion(field.decoded) }
+            if let field = distinctField { fields.formUnion(field.decoded) }
+            if let target = rule.ban?.target { fields.formUnion(target.decoded) }
+            return fields
+        }
+
         var baseline: RateBaseline? {
             if case .anomaly(let baseline) = counting { return baseline }
             return nil
@@ -193,11 +203,12 @@ public final class RuleEngine {
             baselineBoundary = boundary
         }
 
-        static let vocabulary: [String] = [
-            EventAction.proxyStarted, .proxyStopped, .configReloaded, .configRejected, .blocklistReloaded,
+        static let vocabularyActions: [EventAction] = [
+            .proxyStarted, .proxyStopped, .configReloaded, .configRejected, .blocklistReloaded,
             .connectionAccepted, .connectionRejected, .handshakeSucceeded, .handshakeFailed, .probeForwarded,
             .upstreamFailed, .sessionClosed, .eventsDropped, .secretRotated, .secretRetired,
-        ].map(\.rawValue)
+        ]
+        static let vocabulary: [String] = vocabularyActions.map(\.rawValue)
 
         /// Action strings met before and their list (`lists.count`: `others`), held so that
         /// their storage stays theirs: the decoder gives the vocabulary's constants, so the
@@ -280,15 +291,21 @@ public final class RuleEngine {
     /// must decode for this engine.
     public var neededFields: EventFieldSet {
         if samplesPerRule != nil { return .all }
-        var fields: EventFieldSet = []
-        for entry in active {
-            let rule = entry.rule
-            for condition in rule.conditions { fields.formUnion(condition.field.decoded) }
-            for field in rule.groupBy { fields.formUnion(field.decoded) }
-            if let field = entry.distinctField { fields.formUnion(field.decoded) }
-            if let target = rule.ban?.target { fields.formUnion(target.decoded) }
+        return active.reduce(into: []) { $0.formUnion($1.readFields) }
+    }
+
+    /// `neededFields` for the lines of each action of the vocabulary: only the rules that
+    /// can match an action read its lines (a `session.closed` line, say, may need none).
+    /// Empty while evidence is kept.
+    public var neededFieldsByAction: [EventAction: EventFieldSet] {
+        if samplesPerRule != nil { return [:] }
+        var byAction: [EventAction: EventFieldSet] = [:]
+        for action in ActionIndex.vocabularyActions {
+            byAction[action] = active.reduce(into: []) { fields, entry in
+                if entry.actions?.contains(action.rawValue) ?? true { fields.formUnion(entry.readFields) }
+            }
         }
-        return fields
+        return byAction
     }
 
     /// Per rule: events matched and alerts raised so far.

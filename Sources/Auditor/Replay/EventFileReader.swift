@@ -33,6 +33,11 @@ public final class EventFileReader {
         get { decoder.fields }
         set { decoder.fields = newValue }
     }
+    /// Fewer fields for the lines of some actions (`EventLineDecoder.fieldsByAction`).
+    public var fieldsByAction: [EventAction: EventFieldSet] {
+        get { decoder.fieldsByAction }
+        set { decoder.fieldsByAction = newValue }
+    }
     // Unchecked: a line's decode is one access to the decoder, and a dynamic exclusivity
     // check of it (perf: swift_beginAccess, AccessSet::insert) cost about 3 % of reading.
     @exclusivity(unchecked) private var decoder = EventLineDecoder()

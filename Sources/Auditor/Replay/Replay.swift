@@ -57,9 +57,11 @@ public final class Replay {
                      malformed: (EventDecodingError) -> Void) throws(AuditorError) -> Summary {
         var readers: [EventFileReader] = []
         let fields = engine.neededFields
+        let fieldsByAction = engine.neededFieldsByAction
         for path in paths {
             let reader = try EventFileReader(path: path)
             reader.fields = fields
+            reader.fieldsByAction = fieldsByAction
             readers.append(reader)
         }
         var heads: [(event: Event, line: Int)?] = []
