@@ -81,7 +81,10 @@ public struct EventLineDecoder: Sendable {
     }
     /// `fieldsByAction`, searched by the action string's storage: the decoder gives the
     /// vocabulary's constants, so the same two words come again for each action.
-    private var actionFields: [ActionFields] = []
+    private var actionFields: [ActionFields] = [] { didSet { lastActionFields = Array(repeating: nil, count: CleanKeys.shapes) } }
+    /// The entry found last for each shape of action line (`CleanKeys.shape`): found in one
+    /// compare, not by searching the list.
+    private var lastActionFields: [ActionFields?] = Array(repeating: nil, count: CleanKeys.shapes)
     var lastDate = TimestampDate()
     /// The fast path's keys, and its predictions of the next key.
     var keys = CleanKeys()
@@ -95,15 +98,23 @@ public struct EventLineDecoder: Sendable {
         let fields: EventFieldSet
     }
 
-    /// The fields to keep for the rest of a line of `action`.
+    /// The fields to keep for the rest of a line of `action`, whose shape is `shape`.
     @inline(__always)
-    func fields(for action: EventAction) -> EventFieldSet {
+    mutating func fields(for action: EventAction, shape: Int) -> EventFieldSet {
+        if actionFields.isEmpty { return fields }
         let bits = unsafeBitCast(action.rawValue, to: (UInt64, UInt64).self)
-        for entry in actionFields {
-            let known = unsafeBitCast(entry.action.rawValue, to: (UInt64, UInt64).self)
-            if known.0 == bits.0 && known.1 == bits.1 { return entry.fields.intersection(fields) }
+        if let last = lastActionFields[shape], Self.sameStorage(last.action, bits) { return last.fields.intersection(fields) }
+        for entry in actionFields where Self.sameStorage(entry.action, bits) {
+            lastActionFields[shape] = entry
+            return entry.fields.intersection(fields)
         }
         return fields
+    }
+
+    @inline(__always)
+    private static func sameStorage(_ action: EventAction, _ bits: (UInt64, UInt64)) -> Bool {
+        let known = unsafeBitCast(action.rawValue, to: (UInt64, UInt64).self)
+        return known.0 == bits.0 && known.1 == bits.1
     }
 
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int = 0) throws(EventDecodingError) -> Event {

@@ -54,7 +54,7 @@ extension EventLineDecoder {
                         event.action = EventLineScanner.knownAction(base + valueStart, count: count)
                             ?? EventAction(rawValue: String(decoding: UnsafeBufferPointer(start: base + valueStart, count: count), as: UTF8.self))
                         shape = CleanKeys.shape(ofAction: base + valueStart, count: count)
-                        kept = fields(for: event.action)
+                        kept = fields(for: event.action, shape: shape)
                     } else if kept.rawValue & name.field.rawValue != 0 {
                         let text = UnsafeBufferPointer(start: base + valueStart, count: count)
                         // The proxy's 32 hex digits packed from the line, as `decodeInFull` packs them.
