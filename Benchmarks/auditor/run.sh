@@ -4,7 +4,7 @@
 # run; then resident memory per tracked source; then CrowdSec on the same lines and the
 # same distinct-source logs (crowdsec/peer.py).
 #
-# Usage: Benchmarks/auditor/run.sh [EVENTS] [SOURCES] [PEER_LINES]
+# Usage: [RUNS=3] Benchmarks/auditor/run.sh [EVENTS] [SOURCES] [PEER_LINES]
 #   defaults: 10000000 events from 200000 client addresses; fail2ban-regex reads the
 #   first PEER_LINES (default 1000000) lines, as it is too slow for the whole log: its
 #   rate is compared with mtauditor's rate on the same prefix and on the whole log.
@@ -41,9 +41,17 @@ measure() {
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 echo "load: $(uptime | sed 's/.*load average/load average/')"
 
-read -r wall cpu _ < <(measure taskset -c 0 "$auditor" replay --rules "$root/rules" "$log")
-echo "mtauditor replay: $events events, $(ls "$root"/rules/*.yaml | wc -l) rules, one core: ${wall}s wall, ${cpu}s cpu:" \
-     "$(rate "$events" "$wall") events/s wall, $(rate "$events" "$cpu") events/s cpu"
+# RUNS replays of the whole log (default 3): this machine's speed varies from run to run
+# (a shared host), so each run is printed, then the fastest and the median.
+cpus=()
+for run in $(seq "${RUNS:-3}"); do
+    read -r wall cpu _ < <(measure taskset -c 0 "$auditor" replay --rules "$root/rules" "$log")
+    cpus+=("$cpu")
+    echo "mtauditor replay: $events events, $(ls "$root"/rules/*.yaml | wc -l) rules, one core, run $run: ${wall}s wall, ${cpu}s cpu:" \
+         "$(rate "$events" "$wall") events/s wall, $(rate "$events" "$cpu") events/s cpu"
+done
+read -r cpu median < <(printf '%s\n' "${cpus[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[1], v[int((NR + 1) / 2)] }')
+echo "mtauditor replay over ${#cpus[@]} runs: fastest ${cpu}s cpu ($(rate "$events" "$cpu") events/s), median ${median}s cpu ($(rate "$events" "$median") events/s)"
 read -r pwall pcpu _ < <(measure taskset -c 0 "$auditor" replay --rules "$root/rules" "$work/peer.jsonl")
 echo "mtauditor replay: first $peer_events lines: ${pwall}s wall, ${pcpu}s cpu:" \
      "$(rate "$peer_events" "$pwall") events/s wall, $(rate "$peer_events" "$pcpu") events/s cpu"
