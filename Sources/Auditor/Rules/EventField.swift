@@ -80,72 +80,37 @@ public enum EventField: Hashable, Sendable, CustomStringConvertible {
     /// The /24 or /48 of an address. Dotted-quad IPv4, the common case, is cut as text
     /// (after checking it is one) rather than parsed and formatted back.
     static func prefix(of address: String) -> String? {
-        // Over the contiguous bytes (a pointer, not `UTF8View` indices), built in one go:
-        // every failed handshake's `source.prefix` is derived here.
-        if let derived = address.utf8.withContiguousStorageIfAvailable(ipv4Prefix(of:)) {
-            if let derived { return derived }
-        } else if let cut = ipv4PrefixLength(address.utf8) {
-            return String(decoding: address.utf8.prefix(cut), as: UTF8.self) + "0/24"
+        if let cut = ipv4PrefixLength(of: address) {
+            return FieldText.derivedPrefix(address, cut: cut).withBytes { String(decoding: $0, as: UTF8.self) }
         }
         return IPAddress(address)?.eventPrefix.description
     }
 
-    private static func ipv4Prefix(of bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard let cut = ipv4PrefixLength(bytes) else { return nil }
-        return String(unsafeUninitializedCapacity: cut + 4) { buffer in
-            _ = buffer.initialize(from: bytes[..<cut])
-            _ = buffer[cut...].initialize(from: "0/24".utf8)
-            return cut + 4
-        }
-    }
-
-    /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil: as the
-    /// generic form below, an octet at a time over the bytes in place (every failed
-    /// handshake's derived `source.prefix` passes here).
-    private static func ipv4PrefixLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let count = bytes.count
-        guard count >= 7, count <= 15 else { return nil }
-        var index = 0, octets = 0, thirdDot = 0
-        while true {
-            let start = index
-            var value = 0
-            while index < count, bytes[index] &- UInt8(ascii: "0") < 10 {
-                value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0"))
-                index += 1
-            }
-            let digits = index - start
-            guard digits >= 1, digits <= 3, value <= 255, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
-            octets += 1
-            if octets == 4 { return index == count ? thirdDot : nil }
-            guard index < count, bytes[index] == UInt8(ascii: ".") else { return nil }
-            index += 1
-            if octets == 3 { thirdDot = index }
-        }
-    }
-
-    /// The length of `a.b.c.` when `bytes` is a canonical dotted quad, else nil.
-    private static func ipv4PrefixLength(_ bytes: some Collection<UInt8>) -> Int? {
-        var octets = 0, digits = 0, value = 0, thirdDot = 0, index = 0
-        var leadingZero = false
-        for byte in bytes {
-            if byte == UInt8(ascii: ".") {
-                guard digits > 0, octets < 3 else { return nil }
+    /// The length of `a.b.c.` when `address` is a canonical dotted quad, else nil: an
+    /// octet at a time over its bytes in place (every failed handshake's derived
+    /// `source.prefix` passes here).
+    static func ipv4PrefixLength(of address: String) -> Int? {
+        var address = address
+        return address.withUTF8 { bytes in
+            let count = bytes.count
+            guard count >= 7, count <= 15 else { return nil }
+            var index = 0, octets = 0, thirdDot = 0
+            while true {
+                let start = index
+                var value = 0
+                while index < count, bytes[index] &- UInt8(ascii: "0") < 10 {
+                    value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0"))
+                    index += 1
+                }
+                let digits = index - start
+                guard digits >= 1, digits <= 3, value <= 255, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
                 octets += 1
-                if octets == 3 { thirdDot = index + 1 }
-                digits = 0
-                value = 0
-            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                if digits == 1 && leadingZero { return nil }
-                leadingZero = digits == 0 && byte == UInt8(ascii: "0")
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-                digits += 1
-                guard value <= 255 else { return nil }
-            } else {
-                return nil
+                if octets == 4 { return index == count ? thirdDot : nil }
+                guard index < count, bytes[index] == UInt8(ascii: ".") else { return nil }
+                index += 1
+                if octets == 3 { thirdDot = index }
             }
-            index += 1
         }
-        return octets == 3 && digits > 0 ? thirdDot : nil
     }
 
     /// What a decoder must keep for `text(of:)` to see this field.
@@ -241,9 +206,7 @@ extension EventField {
         case .sourcePrefix:
             if let prefix = event.sourcePrefix { return FieldText(prefix) }
             guard let address = event.sourceIP else { return nil }
-            if let cut = address.utf8.withContiguousStorageIfAvailable({ Self.ipv4PrefixLength($0) }) ?? Self.ipv4PrefixLength(address.utf8) {
-                return FieldText.derivedPrefix(address, cut: cut)
-            }
+            if let cut = Self.ipv4PrefixLength(of: address) { return FieldText.derivedPrefix(address, cut: cut) }
             return Self.prefix(of: address).map { FieldText($0) }
         default:
             return text(of: event).map { FieldText($0) }
