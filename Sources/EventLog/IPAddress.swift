@@ -4,20 +4,15 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     case v4(UInt32)
     case v6(UInt64, UInt64)
 
-    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::` compression and an
-    /// embedded IPv4 tail). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes `.v4`.
+    /// As `init?(_ text: String)`, for a substring or other text.
     public init?(_ text: some StringProtocol) {
-        if let v4 = IPAddress.parseV4(text.utf8) {
-            self = .v4(v4)
-        } else if let v6 = IPAddress.parseV6(Substring(text)) {
-            self = IPAddress(bytes16: v6)
-        } else {
-            return nil
-        }
+        self.init(String(text))
     }
 
-    /// As `init?(_:)` for any text; a `String`'s dotted quad is read from its bytes in
-    /// place, as every decision the auditor makes checks its value this way.
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::` compression and an
+    /// embedded IPv4 tail). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes `.v4`. A dotted
+    /// quad is read from the string's bytes in place (every decision the auditor makes
+    /// checks its value this way; the generic form was not specialised across modules).
     public init?(_ text: String) {
         if let v4 = text.utf8.withContiguousStorageIfAvailable({ IPAddress.parseV4($0) }) ?? IPAddress.parseV4(text.utf8) {
             self = .v4(v4)
@@ -208,8 +203,9 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         self.length = length
     }
 
-    /// As `init?(_:)` for any text, on a `String`'s bytes: every ban of a network checks
-    /// its value this way, and the generic form is not specialised across modules.
+    /// Accepts `a.b.c.d/n`, `v6/n`, or a bare address (a /32 or /128). Host bits set
+    /// below the prefix are rejected, as a typo would otherwise block the wrong network.
+    /// Read from the string's bytes: every ban of a network checks its value this way.
     public init?(_ text: String) {
         let utf8 = text.utf8
         guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")) else {
@@ -233,20 +229,9 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         self.length = length
     }
 
-    /// Accepts `a.b.c.d/n`, `v6/n`, or a bare address (a /32 or /128). Host bits set
-    /// below the prefix are rejected, as a typo would otherwise block the wrong network.
+    /// As `init?(_ text: String)`, for a substring or other text.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress(parts[0]) else { return nil }
-        var length = address.bitWidth
-        if parts.count == 2 {
-            guard !parts[1].isEmpty, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let value = Int(parts[1]), value <= address.bitWidth else { return nil }
-            length = value
-        }
-        guard address.masked(to: length) == address else { return nil }
-        self.network = address
-        self.length = length
+        self.init(String(text))
     }
 
     public func contains(_ address: IPAddress) -> Bool {

@@ -51,21 +51,7 @@ public final class IPHasher: Sendable {
     }
 
     /// True for text shaped like an `ip_hash` (lower-case hex of the right length).
-    public static func isHashText(_ text: String) -> Bool {
-        guard text.utf8.count == hashLength else { return false }
-        return text.utf8.withContiguousStorageIfAvailable(isHashBytes) ?? isHashBytes(text.utf8)
-    }
-
-    private static func isHashBytes(_ bytes: some Collection<UInt8>) -> Bool {
-        bytes.count == hashLength && bytes.allSatisfy {
-            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
-        }
-    }
-
-    /// True for text shaped like an `ip_hash` (lower-case hex of the right length).
     public static func isHashText(_ text: some StringProtocol) -> Bool {
-        text.utf8.count == hashLength && text.utf8.allSatisfy {
-            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
-        }
+        IPHashValue(String(text)).packedWords != nil
     }
 }
