@@ -26,6 +26,15 @@ public struct IPHashValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The value whose hex digits spell these 16 bytes (an HMAC's first half, as
+    /// `IPHasher` takes it): packed as they are, with no text in between.
+    public init(digest: some Collection<UInt8>) {
+        precondition(digest.count == Self.digitCount / 2, "an ip_hash is 16 bytes")
+        let high = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let low = digest.dropFirst(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        storage = .packed(high, low)
+    }
+
     /// The packed value of 32 lowercase hex digits; nil for any other bytes.
     public init?(hexDigits bytes: UnsafeBufferPointer<UInt8>) {
         guard let packed = Self.packed(bytes) else { return nil }

@@ -18,7 +18,7 @@ public final class IPHasher: Sendable {
         var day: Int64
         var key: [UInt8]
         /// Pseudonyms under `key`; dropped with it at midnight, emptied when full.
-        var known: [IPAddress: String] = [:]
+        var known: [IPAddress: IPHashValue] = [:]
     }
 
     private let current: Mutex<DayKey?>
@@ -31,17 +31,23 @@ public final class IPHasher: Sendable {
         self.current = Mutex(nil)
     }
 
-    /// The pseudonym of `address` on the UTC day containing `nowMilliseconds`.
+    /// The pseudonym of `address` on the UTC day containing `nowMilliseconds`, as text.
     public func hash(_ address: IPAddress, nowMilliseconds: Int64) -> String {
+        pseudonym(of: address, nowMilliseconds: nowMilliseconds).description
+    }
+
+    /// The pseudonym of `address` on the UTC day containing `nowMilliseconds`, packed as
+    /// events and the blocklist hold it: no hex text is made to be read back.
+    public func pseudonym(of address: IPAddress, nowMilliseconds: Int64) -> IPHashValue {
         let day = nowMilliseconds >= 0 ? nowMilliseconds / Self.millisecondsPerDay : -1
-        let lookup = current.withLock { state -> (key: [UInt8], known: String?) in
+        let lookup = current.withLock { state -> (key: [UInt8], known: IPHashValue?) in
             if let state, state.day == day { return (state.key, state.known[address]) }
             let fresh = DayKey(day: day, key: makeKey())
             state = fresh
             return (fresh.key, nil)
         }
         if let known = lookup.known { return known }
-        let pseudonym = HMACSHA256.authenticationCode(key: lookup.key, data: address.bytes).prefix(Self.hashLength / 2).hexString
+        let pseudonym = IPHashValue(digest: HMACSHA256.authenticationCode(key: lookup.key, data: address.bytes).prefix(Self.hashLength / 2))
         current.withLock { state in
             guard state?.day == day else { return }
             if state!.known.count >= Self.cacheCapacity { state!.known.removeAll(keepingCapacity: true) }

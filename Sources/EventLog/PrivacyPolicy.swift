@@ -40,7 +40,7 @@ public struct PrivacyPolicy: Sendable {
                 event.sourceIP = nil
                 event.sourcePort = nil
                 if let address {
-                    event.sourceIPHash = hasher.hash(address, nowMilliseconds: event.timestampMilliseconds)
+                    event.sourceIPHashValue = hasher.pseudonym(of: address, nowMilliseconds: event.timestampMilliseconds)
                     event.sourcePrefix = address.eventPrefix.description
                 }
             }

@@ -29,6 +29,17 @@ import Testing
         #expect(IPHashValue("0123456789abcdeffedcba9876543210").packedWords! == (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210))
     }
 
+    /// The pseudonym packed from the HMAC's bytes is the one its hex text packs to.
+    @Test func digestBytesPackAsTheirHexText() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<1_000 {
+            let digest = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let hex = digest.map { String(Self.digits[Int($0 >> 4)]) + String(Self.digits[Int($0 & 15)]) }.joined()
+            #expect(IPHashValue(digest: digest) == IPHashValue(hex))
+            #expect(IPHashValue(digest: digest).description == hex)
+        }
+    }
+
     @Test func otherTextIsKeptAsItIs() {
         var random = SystemRandomNumberGenerator()
         var texts = ["", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg",

@@ -25,14 +25,14 @@ public final class Blocklist: Sendable {
     /// Networks by prefix length, longest first; a lookup masks once per distinct length.
     private let v4Networks: [(length: Int, networks: Set<IPAddress>)]
     private let v6Networks: [(length: Int, networks: Set<IPAddress>)]
-    let hashes: Set<String>
+    let hashes: Set<IPHashValue>
     public let counts: Counts
 
     public init(entries: some Sequence<Entry>) {
         var exact = Set<IPAddress>()
         var v4: [Int: Set<IPAddress>] = [:]
         var v6: [Int: Set<IPAddress>] = [:]
-        var hashes = Set<String>()
+        var hashes = Set<IPHashValue>()
         for entry in entries {
             switch entry {
             case .address(let address):
@@ -46,7 +46,7 @@ public final class Blocklist: Sendable {
                     v6[cidr.length, default: []].insert(cidr.network)
                 }
             case .ipHash(let hash):
-                hashes.insert(hash)
+                hashes.insert(IPHashValue(hash))
             }
         }
         self.exact = exact
@@ -72,7 +72,9 @@ public final class Blocklist: Sendable {
     }
 
     /// True when `hash` (an `ip_hash`) is listed.
-    public func containsHash(_ hash: String) -> Bool { hashes.contains(hash) }
+    public func containsHash(_ hash: String) -> Bool { containsHash(IPHashValue(hash)) }
+
+    public func containsHash(_ hash: IPHashValue) -> Bool { hashes.contains(hash) }
 }
 
 extension Blocklist {

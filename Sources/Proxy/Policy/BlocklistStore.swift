@@ -31,7 +31,7 @@ public final class BlocklistStore: Sendable {
         let blocklist = current.withLock { $0 }
         if blocklist.containsAddress(address) { return true }
         guard !blocklist.hashes.isEmpty else { return false }
-        return blocklist.containsHash(hasher.hash(address, nowMilliseconds: now()))
+        return blocklist.containsHash(hasher.pseudonym(of: address, nowMilliseconds: now()))
     }
 
     /// Milliseconds since the Unix epoch from the system's real-time clock.
