@@ -524,19 +524,31 @@ public enum JSONText {
         return length
     }
 
-    static func appendDecimal(_ number: Int64, to buffer: inout [UInt8]) {
-        if number < 0 { buffer.append(UInt8(ascii: "-")) }
-        appendDecimal(number.magnitude, to: &buffer)
+    public static func appendDecimal(_ number: Int64, to buffer: inout [UInt8]) {
+        appendDecimal(number.magnitude, negative: number < 0, to: &buffer)
     }
 
     static func appendDecimal(_ number: UInt64, to buffer: inout [UInt8]) {
-        let start = buffer.count
-        var rest = number
-        repeat {
-            buffer.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        buffer[start...].reverse()
+        appendDecimal(number, negative: false, to: &buffer)
+    }
+
+    /// Spelled backwards on the stack, then appended at once: every event's counts and
+    /// every alert line's pass here, and byte-by-byte appends each check the array.
+    private static func appendDecimal(_ magnitude: UInt64, negative: Bool, to buffer: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { digits in
+            var rest = magnitude
+            var start = 21
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if negative {
+                start -= 1
+                digits[start] = UInt8(ascii: "-")
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`

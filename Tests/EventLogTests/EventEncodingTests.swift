@@ -204,4 +204,16 @@ import Testing
         }
         return event
     }
+
+    /// Numbers are written as Swift spells them, at the limits and between.
+    @Test func decimalsAreSpelledAsSwiftSpellsThem() {
+        var random = SystemRandomNumberGenerator()
+        let numbers: [Int64] = [0, 1, 9, 10, 99, 100, -1, -9, -10, .min, .max, .min + 1, .max - 1]
+            + (0..<2_000).map { _ in Int64.random(in: .min ... .max, using: &random) >> Int64.random(in: 0...63, using: &random) }
+        for number in numbers {
+            var bytes: [UInt8] = [7]
+            JSONText.appendDecimal(number, to: &bytes)
+            #expect(bytes == [7] + Array(String(number).utf8))
+        }
+    }
 }

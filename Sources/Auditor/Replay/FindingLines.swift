@@ -71,7 +71,7 @@ struct FindingLines {
         }
         if let overflow = alert.overflow {
             Self.append(",\"count\":", to: &buffer)
-            JSONLine.appendDecimal(overflow.count, to: &buffer)
+            JSONText.appendDecimal(Int64(overflow.count), to: &buffer)
             Self.append(",\"first\":", to: &buffer)
             Self.appendTime(overflow.first, to: &buffer)
             Self.append(",\"last\":", to: &buffer)
@@ -94,7 +94,7 @@ struct FindingLines {
         Self.appendTime(decision.until, to: &buffer)
         buffer.append(contentsOf: parts.durationText)
         Self.append(",\"repeat\":", to: &buffer)
-        JSONLine.appendDecimal(decision.repeatCount, to: &buffer)
+        JSONText.appendDecimal(Int64(decision.repeatCount), to: &buffer)
         Self.append(",\"origin\":", to: &buffer)
         JSONText.appendQuoted(decision.origin.rawValue, to: &buffer)
         if decision.simulated {
@@ -151,7 +151,7 @@ struct FindingLines {
 
     private static func appendTime(_ milliseconds: Int64, to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "\""))
-        EventTime.append(milliseconds, to: &buffer)
+        JSONText.appendTimestamp(milliseconds, to: &buffer)
         buffer.append(UInt8(ascii: "\""))
     }
 }

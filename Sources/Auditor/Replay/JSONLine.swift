@@ -58,7 +58,7 @@ struct JSONLine {
 
     mutating func add(_ name: StaticString, _ value: Int) {
         key(name)
-        Self.appendDecimal(value, to: &bytes)
+        JSONText.appendDecimal(Int64(value), to: &bytes)
     }
 
     mutating func add(_ name: StaticString, _ value: Bool) {
@@ -75,7 +75,7 @@ struct JSONLine {
     mutating func addTime(_ name: StaticString, _ milliseconds: Int64) {
         key(name)
         bytes.append(UInt8(ascii: "\""))
-        EventTime.append(milliseconds, to: &bytes)
+        JSONText.appendTimestamp(milliseconds, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -123,35 +123,9 @@ struct JSONLine {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        // Spelled backwards on the stack, then appended at once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var rest = value.magnitude
-            var start = 20
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            if value < 0 { bytes.append(UInt8(ascii: "-")) }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
-        }
-    }
-
     /// The event log's one escaping rule (`JSONText`), for alert and decision lines too.
     static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
         JSONText.appendQuoted(value, to: &bytes)
-    }
-}
-
-/// Event time as RFC 3339 UTC with milliseconds, the form of `@timestamp`.
-enum EventTime {
-    static func format(_ milliseconds: Int64) -> String {
-        Event.timestampText(milliseconds: milliseconds)
-    }
-
-    static func append(_ milliseconds: Int64, to bytes: inout [UInt8]) {
-        JSONText.appendTimestamp(milliseconds, to: &bytes)
     }
 }
 
