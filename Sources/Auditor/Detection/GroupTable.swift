@@ -29,6 +29,13 @@ struct GroupKey: Equatable {
     var isNumbered: Bool { w3 >> 56 == Self.numbered }
 }
 
+extension GroupKey {
+    /// The key of an `ip_hash` whose 32 digits pack to `high` and `low`.
+    init(packedHex high: UInt64, _ low: UInt64) {
+        self.init(w0: high, w1: low, w3: Self.packedHex << 56)
+    }
+}
+
 /// Turns texts into `GroupKey`s for one detector, numbering the rare long texts.
 struct GroupKeys {
     private var numbers: [String: UInt64] = [:]
@@ -87,7 +94,7 @@ struct GroupKeys {
         case 32:
             guard let high = IPHashValue.packHexDigits(word(0), word(8)),
                   let low = IPHashValue.packHexDigits(word(16), word(24)) else { return nil }
-            return GroupKey(w0: high, w1: low, w3: GroupKey.packedHex << 56)
+            return GroupKey(packedHex: high, low)
         default:
             return nil
         }

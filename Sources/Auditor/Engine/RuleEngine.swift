@@ -21,7 +21,7 @@ public final class RuleEngine {
         @inline(__always)
         func key(for text: FieldText) -> GroupKey {
             if case .hash(let hash) = text, let (high, low) = hash.packedWords {
-                return GroupKey(w0: high, w1: low, w3: GroupKey.packedHex << 56)
+                return GroupKey(packedHex: high, low)
             }
             return text.withBytes { bytes in
                 switch self {
