@@ -68,7 +68,7 @@ size_t mt_page_size(void) {
     return page_size;
 }
 
-int mt_mapped_window_open(mt_mapped_window *window, int descriptor, off_t offset, size_t length, int populate) {
+int mt_mapped_window_open(mt_mapped_window *window, int descriptor, off_t offset, size_t length) {
     window->bytes = NULL;
     window->length = 0;
     window->slot = -1;
@@ -81,13 +81,7 @@ int mt_mapped_window_open(mt_mapped_window *window, int descriptor, off_t offset
         if (atomic_compare_exchange_strong(&window_used[candidate], &expected, 1)) slot = candidate;
     }
     if (slot < 0) return ENOSPC;
-    int flags = MAP_PRIVATE;
-#ifdef MAP_POPULATE
-    if (populate) flags |= MAP_POPULATE;
-#else
-    (void)populate;
-#endif
-    void *bytes = mmap(NULL, length, PROT_READ, flags, descriptor, offset);
+    void *bytes = mmap(NULL, length, PROT_READ, MAP_PRIVATE, descriptor, offset);
     if (bytes == MAP_FAILED) {
         int error = errno;
         atomic_store(&window_used[slot], 0);

@@ -73,14 +73,13 @@ public final class EventFileReader {
         /// so that any line a window starts with fits in it up to `chunkBytes`); it bounds
         /// the file's pages counted in the process's memory.
         var windowBytes: Int
-        var populate: Bool
 
         /// Measured over 1M generated lines (Benchmarks/auditor/README.md): windows of 2 to
         /// 64 MiB, populated up front or faulted in, cost the same within the noise; read(2)
         /// costs about 20 ns a line more. Small windows keep the peak RSS where read(2)'s
         /// buffer kept it (8 MiB windows added 6 MB to a replay's).
-        static let standard = MappingPolicy(minimumBytes: 1 << 20, windowBytes: 2 << 20, populate: false)
-        static let never = MappingPolicy(minimumBytes: .max, windowBytes: 0, populate: false)
+        static let standard = MappingPolicy(minimumBytes: 1 << 20, windowBytes: 2 << 20)
+        static let never = MappingPolicy(minimumBytes: .max, windowBytes: 0)
     }
 
     public convenience init(path: String) throws(AuditorError) {
@@ -263,7 +262,7 @@ public final class EventFileReader {
         guard page > 0 else { return false }
         let offset = position / page * page
         let length = min(mappedSize - offset, max(policy.windowBytes, Self.chunkBytes + 2 * page) / page * page)
-        guard length > 0, mt_mapped_window_open(&window, descriptor, off_t(offset), length, policy.populate ? 1 : 0) == 0 else {
+        guard length > 0, mt_mapped_window_open(&window, descriptor, off_t(offset), length) == 0 else {
             return false
         }
         bytes = window.bytes

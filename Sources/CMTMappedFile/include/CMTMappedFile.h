@@ -12,9 +12,9 @@ typedef struct {
 } mt_mapped_window;
 
 /// Maps `length` bytes of `descriptor` from `offset` (a multiple of the page size) read-only,
-/// with sequential read-ahead, every page faulted in at once when `populate` is set.
+/// with sequential read-ahead (faulting pages in up front measured no faster).
 /// Returns 0, or an errno value and maps nothing (ENOSPC: too many windows open at once).
-int mt_mapped_window_open(mt_mapped_window *window, int descriptor, off_t offset, size_t length, int populate);
+int mt_mapped_window_open(mt_mapped_window *window, int descriptor, off_t offset, size_t length);
 
 /// Whether a read of the window met a page its file no longer holds: the file shrank, and
 /// the window reads zeros from that page to its end.
