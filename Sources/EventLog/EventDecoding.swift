@@ -77,12 +77,13 @@ public struct EventLineDecoder: Sendable {
     /// the fast path then makes no `String` for that line's values. Lines the fast path
     /// does not take, and fields that come before `event.action`, keep `fields`.
     public var fieldsByAction: [EventAction: EventFieldSet] = [:] {
-        didSet { lastActionFields = Array(repeating: nil, count: CleanKeys.shapes) }
+        didSet { actionFields = fieldsByAction.map { ActionFields(action: $0.key, fields: $0.value) } }
     }
-    /// The entry of `fieldsByAction` found last for each shape of action line
-    /// (`CleanKeys.shape`), known again by the action string's storage: the decoder gives
-    /// the vocabulary's constants, so the same two words come again for each action, and
-    /// the dictionary is hashed only when the shape's action changes.
+    /// `fieldsByAction`, searched by the action string's storage: the decoder gives the
+    /// vocabulary's constants, so the same two words come again for each action.
+    private var actionFields: [ActionFields] = [] { didSet { lastActionFields = Array(repeating: nil, count: CleanKeys.shapes) } }
+    /// The entry found last for each shape of action line (`CleanKeys.shape`): found in one
+    /// compare, not by searching the list.
     private var lastActionFields: [ActionFields?] = Array(repeating: nil, count: CleanKeys.shapes)
     var lastDate = TimestampDate()
     /// The fast path's keys, and its predictions of the next key.
@@ -100,12 +101,14 @@ public struct EventLineDecoder: Sendable {
     /// The fields to keep for the rest of a line of `action`, whose shape is `shape`.
     @inline(__always)
     mutating func fields(for action: EventAction, shape: Int) -> EventFieldSet {
-        if fieldsByAction.isEmpty { return fields }
+        if actionFields.isEmpty { return fields }
         let bits = unsafeBitCast(action.rawValue, to: (UInt64, UInt64).self)
         if let last = lastActionFields[shape], Self.sameStorage(last.action, bits) { return last.fields.intersection(fields) }
-        guard let found = fieldsByAction[action] else { return fields }
-        lastActionFields[shape] = ActionFields(action: action, fields: found)
-        return found.intersection(fields)
+        for entry in actionFields where Self.sameStorage(entry.action, bits) {
+            lastActionFields[shape] = entry
+            return entry.fields.intersection(fields)
+        }
+        return fields
     }
 
     @inline(__always)
